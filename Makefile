@@ -1,0 +1,53 @@
+SHELL := bash
+GO ?= go
+BIN := $(CURDIR)/bin
+
+# Pinned code generators, installed into ./bin by `make proto-tools`.
+BUF_VERSION ?= v1.50.0
+PROTOC_GEN_GO_VERSION ?= v1.36.12
+PROTOC_GEN_CONNECT_GO_VERSION ?= v1.19.1
+
+HTTP_PORT ?= 4040
+BUCKET_DIR ?= ./examples/bucket
+TEST_FLAGS ?=
+BENCH ?= .
+
+.PHONY: all build run test test-short bench lint proto proto-tools clean
+
+all: lint build test
+
+## build: compile the querier binary into ./bin
+build:
+	$(GO) build -o $(BIN)/querier ./cmd/querier
+
+## run: serve the example bucket on the default port
+run: build
+	@mkdir -p $(BUCKET_DIR)
+	$(BIN)/querier -server.http-listen-port=$(HTTP_PORT) -storage.filesystem.dir=$(BUCKET_DIR)
+
+## test: every unit, fuzz-seed and integration test
+test:
+	$(GO) test $(TEST_FLAGS) -count=1 ./...
+
+## bench: benchmarks with allocation figures
+bench:
+	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem ./...
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$' | grep -v 'connect\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## proto-tools: install the pinned code generators into ./bin
+proto-tools:
+	GOBIN=$(BIN) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(BIN) $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
+
+## proto: regenerate the Go code of proto/ with the pinned tools
+proto: proto-tools
+	cd proto && PATH=$(BIN):$$PATH buf generate
+
+clean:
+	rm -rf $(BIN)
