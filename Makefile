@@ -3,9 +3,12 @@ GO ?= go
 BIN := $(CURDIR)/bin
 
 # Pinned code generators, installed into ./bin by `make proto-tools`.
-BUF_VERSION ?= v1.50.0
+# protoc-gen-go must equal google.golang.org/protobuf in go.mod and
+# protoc-gen-connect-go must equal connectrpc.com/connect in go.mod: the
+# generated code needs a runtime at least as new as its generator.
+BUF_VERSION ?= v1.75.0
 PROTOC_GEN_GO_VERSION ?= v1.36.12
-PROTOC_GEN_CONNECT_GO_VERSION ?= v1.19.1
+PROTOC_GEN_CONNECT_GO_VERSION ?= v1.21.1
 
 HTTP_PORT ?= 4040
 BUCKET_DIR ?= ./examples/bucket
@@ -47,7 +50,8 @@ proto-tools:
 
 ## proto: regenerate the Go code of proto/ with the pinned tools
 proto: proto-tools
-	cd proto && PATH=$(BIN):$$PATH buf generate
+	cd proto && $(BIN)/buf lint
+	cd proto && PATH=$(BIN):$$PATH $(BIN)/buf generate
 
 clean:
 	rm -rf $(BIN)
