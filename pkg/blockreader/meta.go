@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"path"
 	"strconv"
@@ -92,6 +93,10 @@ func ParseMeta(data []byte) (*Meta, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("decode meta.json: %w", err)
+	}
+	// Anything after the object means the file is not what was written.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("decode meta.json: data after the top-level object")
 	}
 	if m.ULID == (ulid.ULID{}) {
 		return nil, ErrMetaULID
@@ -186,15 +191,15 @@ func parseSecondsMillis(s string) (int64, error) {
 	if intPart == "" || !allDigits(intPart) || !allDigits(frac) {
 		return 0, errTimeSyntax
 	}
-	sec, err := strconv.ParseInt(intPart, 10, 64)
-	if err != nil || sec > math.MaxInt64/1000-1 {
-		return 0, errTimeSyntax
-	}
 	if len(frac) > 3 {
 		frac = frac[:3]
 	}
 	frac += strings.Repeat("0", 3-len(frac))
 	ms, _ := strconv.ParseInt(frac, 10, 64)
+	sec, err := strconv.ParseInt(intPart, 10, 64)
+	if err != nil || sec > (math.MaxInt64-ms)/1000 {
+		return 0, errTimeSyntax
+	}
 	v := sec*1000 + ms
 	if neg {
 		v = -v
