@@ -1,0 +1,80 @@
+package querier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cinder-profiling/cinder/pkg/bucket"
+	"github.com/cinder-profiling/cinder/proto/querier/v1/querierv1connect"
+)
+
+// BlockSource gives the blocks of a tenant that overlap an inclusive
+// millisecond range. *bucket.Syncer implements it.
+type BlockSource interface {
+	Blocks(tenant string, start, end int64) []*bucket.Block
+}
+
+// Service answers querier.v1.QuerierService from the blocks of a
+// BlockSource. Methods not built yet answer unimplemented.
+type Service struct {
+	querierv1connect.UnimplementedQuerierServiceHandler
+
+	cfg    Config
+	blocks BlockSource
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns a Service over blocks.
+func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
+	return &Service{cfg: cfg, blocks: blocks, logger: logger, now: time.Now}
+}
+
+// Handler returns the path prefix and the HTTP handler that serve the
+// service over Connect, gRPC and gRPC-Web, with tenancy, request limits,
+// error mapping and request metrics applied to every method.
+func (s *Service) Handler(reg prometheus.Registerer) (string, http.Handler) {
+	interceptors := connect.WithInterceptors(
+		newRequestMetrics(reg).interceptor(),
+		errorInterceptor(s.logger),
+		tenantInterceptor(s.cfg.MultitenancyEnabled),
+		requestSizeInterceptor(s.cfg.MaxRequestBytes),
+	)
+	// The transport cap is looser than the logical limit: JSON bodies are
+	// larger than the messages they encode, and the logical limit gives the
+	// clearer invalid_argument error.
+	readLimit := connect.WithReadMaxBytes(max(4*s.cfg.MaxRequestBytes, 64<<10))
+	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit)
+	return path, CapabilitiesMiddleware(h)
+}
+
+// tenant returns the tenant the tenant interceptor resolved.
+func (s *Service) tenant(ctx context.Context) (string, error) {
+	t, ok := TenantFrom(ctx)
+	if !ok {
+		return "", connect.NewError(connect.CodeInternal, errors.New("request has no tenant"))
+	}
+	return t, nil
+}
+
+func requestSizeInterceptor(limit int) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if m, ok := req.Any().(proto.Message); ok && limit > 0 {
+				if n := proto.Size(m); n > limit {
+					return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(
+						"request is %d bytes, over the limit of %d bytes (-querier.max-request-bytes)", n, limit))
+				}
+			}
+			return next(ctx, req)
+		}
+	}
+}
