@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -135,15 +136,15 @@ func startServer(t testing.TB, bucketDir string, extraArgs ...string) *server {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err := <-exited:
 			if err != nil {
-				t.Errorf("querier exited uncleanly after SIGINT: %v\n%s", err, logs)
+				t.Errorf("querier exited uncleanly after SIGTERM: %v\n%s", err, logs)
 			}
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			t.Errorf("querier did not stop within 15s of SIGINT\n%s", logs)
+			t.Errorf("querier did not stop within 15s of SIGTERM\n%s", logs)
 		}
 	})
 

@@ -3,6 +3,7 @@ package symdb
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // ErrStacktraceOutOfRange is returned for a stack-trace ID that lies beyond
@@ -12,6 +13,10 @@ var ErrStacktraceOutOfRange = errors.New("stack trace ID out of range")
 // Partition is the decoded stack traces and symbols of one partition (the
 // whole block for meta v1). All references are positions in the slices of
 // the same Partition, and every one of them has been checked at load time.
+//
+// NOTE: a Partition is immutable once returned and may be shared by any
+// number of goroutines. For meta v1 and v2 blocks the four symbol tables are
+// shared by every partition of the block.
 type Partition struct {
 	// Key is the partition key (StacktracePartition); 0 for meta v1.
 	Key uint64
@@ -29,8 +34,8 @@ type Partition struct {
 	Mappings  []Mapping
 	Strings   []string
 
-	// nodeOfID maps a stack-trace ID to its leaf node; see NodeOf.
-	nodeOfID func(id uint64) (int32, error)
+	// ids maps a stack-trace ID to its leaf node; see NodeOf.
+	ids stacktraceIDs
 }
 
 // Location is a pprof location. Lines are innermost (inlined) first.
@@ -68,13 +73,96 @@ type Mapping struct {
 	HasInlineFrames bool
 }
 
+// stacktraceIDs is how a partition numbers its stacks.
+//
+// symdb (formats 1-3): chunk k owns IDs [k·maxNodes, (k+1)·maxNodes) and
+// its nodes are Parents[chunkStart[k]:chunkStart[k+1]]; local ID 0 is the
+// chunk's root.
+//
+// meta v1 (stacktraces.parquet): leafOfRow[id] is the leaf node of row id,
+// or -1 for an empty stack.
+type stacktraceIDs struct {
+	maxNodes   uint64  // M of the first chunk; 0 when there are no chunks
+	chunkStart []int32 // len(chunks)+1 node offsets
+
+	rowMode   bool
+	leafOfRow []int32
+}
+
 // NodeOf returns the leaf node of a stack-trace ID, or -1 when the ID names
 // the empty stack (symdb reserves ID 0 and each chunk's root; a node beyond
 // a chunk's end is empty too, as in Pyroscope). An ID whose chunk does not
 // exist is ErrStacktraceOutOfRange.
+//
+// For meta v1 blocks the ID is the row number of stacktraces.parquet, and
+// ID 0 is a real stack; an ID past the last row is ErrStacktraceOutOfRange.
 func (p *Partition) NodeOf(id uint64) (int32, error) {
-	if p.nodeOfID == nil {
-		return -1, fmt.Errorf("partition %d has no stack traces: %w", p.Key, ErrStacktraceOutOfRange)
+	ids := &p.ids
+	if ids.rowMode {
+		if id >= uint64(len(ids.leafOfRow)) {
+			return -1, fmt.Errorf("partition %d: stack trace %d of %d: %w", p.Key, id, len(ids.leafOfRow), ErrStacktraceOutOfRange)
+		}
+		return ids.leafOfRow[id], nil
 	}
-	return p.nodeOfID(id)
+	if ids.maxNodes == 0 {
+		if id == 0 {
+			return -1, nil
+		}
+		return -1, fmt.Errorf("partition %d has no stack traces (ID %d): %w", p.Key, id, ErrStacktraceOutOfRange)
+	}
+	chunk, local := id/ids.maxNodes, id%ids.maxNodes
+	if local == 0 {
+		return -1, nil
+	}
+	if chunk >= uint64(len(ids.chunkStart)-1) {
+		return -1, fmt.Errorf("partition %d: stack trace %d is in chunk %d of %d: %w", p.Key, id, chunk, len(ids.chunkStart)-1, ErrStacktraceOutOfRange)
+	}
+	start, end := ids.chunkStart[chunk], ids.chunkStart[chunk+1]
+	if local >= uint64(end-start) {
+		return -1, nil
+	}
+	return start + int32(local), nil
+}
+
+// AppendLocations appends the locations of a stack-trace ID to dst, leaf
+// first, and returns the extended slice. The empty stack appends nothing.
+func (p *Partition) AppendLocations(dst []int32, id uint64) ([]int32, error) {
+	n, err := p.NodeOf(id)
+	if err != nil {
+		return dst, err
+	}
+	for n >= 0 && p.Parents[n] >= 0 {
+		dst = append(dst, p.NodeLocations[n])
+		n = p.Parents[n]
+	}
+	return dst, nil
+}
+
+// NumStacktraceChunks returns the number of symdb stack-trace chunks the
+// partition was made of (0 for meta v1).
+func (p *Partition) NumStacktraceChunks() int {
+	if p.ids.rowMode || len(p.ids.chunkStart) == 0 {
+		return 0
+	}
+	return len(p.ids.chunkStart) - 1
+}
+
+// SizeBytes estimates the memory the partition holds, for caches that are
+// bounded by size. Symbol tables shared with other partitions of a meta v1
+// or v2 block are counted in full.
+func (p *Partition) SizeBytes() int64 {
+	n := int64(unsafe.Sizeof(*p))
+	n += int64(cap(p.Parents)+cap(p.NodeLocations)) * 4
+	n += int64(cap(p.ids.chunkStart)+cap(p.ids.leafOfRow)) * 4
+	n += int64(cap(p.Locations)) * int64(unsafe.Sizeof(Location{}))
+	for i := range p.Locations {
+		n += int64(len(p.Locations[i].Lines)) * int64(unsafe.Sizeof(Line{}))
+	}
+	n += int64(cap(p.Functions)) * int64(unsafe.Sizeof(Function{}))
+	n += int64(cap(p.Mappings)) * int64(unsafe.Sizeof(Mapping{}))
+	n += int64(cap(p.Strings)) * int64(unsafe.Sizeof(""))
+	for _, s := range p.Strings {
+		n += int64(len(s))
+	}
+	return n
 }
