@@ -18,6 +18,9 @@ type Block struct {
 	Meta   *blockreader.Meta
 	Index  *blockreader.IndexReader
 	Tenant string
+	// Files reads the block's other files (those meta.json lists) from the
+	// bucket with ranged reads.
+	Files blockreader.BlockFiles
 }
 
 // ID returns the block's ULID.

@@ -530,7 +530,10 @@ func (s *Syncer) resolveBlock(ctx context.Context, key blockKey, markName string
 	}
 
 	res.loaded = &loadedBlock{
-		block:     &Block{Meta: meta, Index: idx, Tenant: key.tenant},
+		block: &Block{
+			Meta: meta, Index: idx, Tenant: key.tenant,
+			Files: newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta),
+		},
 		localMark: local,
 	}
 	return res, nil

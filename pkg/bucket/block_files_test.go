@@ -1,0 +1,59 @@
+package bucket
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/thanos-io/objstore"
+
+	"github.com/cinder-profiling/cinder/pkg/blockreader"
+)
+
+func TestBlockFiles(t *testing.T) {
+	ctx := context.Background()
+	bkt := objstore.NewInMemBucket()
+	content := []byte("0123456789abcdefghij")
+	dir := "t/phlaredb/01HD3X85G9BGAG4S3TKPNMFG4Z"
+	if err := bkt.Upload(ctx, dir+"/profiles.parquet", bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	bkt.Upload(ctx, dir+"/secret.bin", strings.NewReader("not listed"))
+	for _, sized := range []bool{true, false} {
+		meta := &blockreader.Meta{Files: []blockreader.File{{RelPath: "profiles.parquet"}}}
+		if sized {
+			meta.Files[0].SizeBytes = uint64(len(content))
+		}
+		f := newBlockFiles(bkt, dir, meta)
+
+		got, err := f.ReadFile(ctx, "profiles.parquet")
+		if err != nil || !bytes.Equal(got, content) {
+			t.Fatalf("ReadFile = %q, %v", got, err)
+		}
+		ra, size, err := f.ReaderAt(ctx, "profiles.parquet")
+		if err != nil || size != int64(len(content)) {
+			t.Fatalf("ReaderAt size %d, %v", size, err)
+		}
+		buf := make([]byte, 5)
+		if n, err := ra.ReadAt(buf, 3); n != 5 || err != nil || string(buf) != "34567" {
+			t.Errorf("ReadAt(3) = %d %q %v", n, buf, err)
+		}
+		if n, err := ra.ReadAt(buf, 17); n != 3 || !errors.Is(err, io.EOF) || string(buf[:n]) != "hij" {
+			t.Errorf("ReadAt at the end = %d %q %v, want 3 bytes and io.EOF", n, buf[:n], err)
+		}
+		if _, err := ra.ReadAt(buf, 20); !errors.Is(err, io.EOF) {
+			t.Errorf("ReadAt past the end: %v, want io.EOF", err)
+		}
+		for _, p := range []string{"secret.bin", "../other/meta.json", "index.tsdb"} {
+			if _, err := f.ReadFile(ctx, p); err == nil {
+				t.Errorf("ReadFile(%q) succeeded for a file meta.json does not list", p)
+			}
+			if _, _, err := f.ReaderAt(ctx, p); err == nil {
+				t.Errorf("ReaderAt(%q) succeeded for a file meta.json does not list", p)
+			}
+		}
+	}
+}
