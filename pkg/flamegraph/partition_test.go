@@ -1,0 +1,452 @@
+package flamegraph
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cinder-profiling/cinder/pkg/symdb"
+	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
+)
+
+// handPartition is a partition built by hand to exercise the corners of
+// the stack-trace tree: an inlined location, line-less locations, two
+// chunks (two roots), recursion, a location of a function seen under
+// another location, a value on a chunk root, zero and negative values.
+//
+// Strings: 0 "", 1 main, 2 a, 3 b, 4 inl, 5 x, 6 file.go, 7 bin.
+// Locations: L0 main:10, L1 a:20, L2 [inl:5 inlined into b:30], L3 no
+// lines, L4 x:40, L5 a:21 (same address as L1).
+func handPartition() (*symdb.Partition, []int64) {
+	p := &symdb.Partition{
+		Key:     7,
+		Strings: []string{"", "main", "a", "b", "inl", "x", "file.go", "bin"},
+		Functions: []symdb.Function{
+			{Name: 1, SystemName: 1, Filename: 6, StartLine: 1},
+			{Name: 2, SystemName: 2, Filename: 6, StartLine: 2},
+			{Name: 3, SystemName: 3, Filename: 6, StartLine: 3},
+			{Name: 4, SystemName: 4, Filename: 6, StartLine: 4},
+			{Name: 5, SystemName: 5, Filename: 6, StartLine: 5},
+		},
+		Mappings: []symdb.Mapping{{MemoryStart: 0x1000, MemoryLimit: 0x5000, Filename: 7, HasFunctions: true}},
+		Locations: []symdb.Location{
+			{Address: 0x10, Lines: []symdb.Line{{FunctionID: 0, Line: 10}}},
+			{Address: 0x100, Lines: []symdb.Line{{FunctionID: 1, Line: 20}}},
+			{Address: 0x200, Lines: []symdb.Line{{FunctionID: 3, Line: 5}, {FunctionID: 2, Line: 30}}},
+			{Address: 0x300},
+			{Address: 0x400, Lines: []symdb.Line{{FunctionID: 4, Line: 40}}},
+			{Address: 0x100, Lines: []symdb.Line{{FunctionID: 1, Line: 21}}},
+		},
+	}
+	type node struct {
+		parent int32
+		loc    int32
+		value  int64
+	}
+	nodes := []node{
+		{-1, 0, 0}, // 0: root of chunk 0
+		{0, 0, 0},  // 1: main
+		{1, 1, 5},  // 2: main;a
+		{2, 2, 7},  // 3: main;a;b;inl
+		{1, 3, 2},  // 4: main;<no lines>
+		{4, 4, 3},  // 5: main;<no lines>;x
+		{2, 1, 4},  // 6: main;a;a
+		{6, 4, 0},  // 7: main;a;a;x, no value
+		{1, 5, 6},  // 8: main;a (another location)
+		{-1, 0, 9}, // 9: root of chunk 1, a value on the empty stack
+		{9, 0, 1},  // 10: main
+		{10, 3, 0}, // 11: main;<no lines>
+		{11, 3, 8}, // 12: main;<no lines>;<no lines>
+		{9, 4, -5}, // 13: x, negative
+	}
+	values := make([]int64, len(nodes))
+	for i, n := range nodes {
+		p.Parents = append(p.Parents, n.parent)
+		p.NodeLocations = append(p.NodeLocations, n.loc)
+		values[i] = n.value
+	}
+	return p, values
+}
+
+func TestTreeAddPartition(t *testing.T) {
+	p, values := handPartition()
+	tr := NewTree()
+	if err := tr.AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	want := treeOf(
+		stackValue{"main;a", 11},
+		stackValue{"main;a;b;inl", 7},
+		stackValue{"main", 11},
+		stackValue{"main;x", 3},
+		stackValue{"main;a;a", 4},
+	)
+	if g, w := treeDump(tr), treeDump(want); !slices.Equal(g, w) {
+		t.Fatalf("tree = %v, want %v", g, w)
+	}
+	if tr.Len() != want.Len() {
+		t.Errorf("tree has %d nodes, want %d (nodes without values below them must not be created)", tr.Len(), want.Len())
+	}
+
+	// A second partition (and the same one again) merges by name.
+	if err := tr.AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	want.Merge(want)
+	if g, w := treeDump(tr), treeDump(want); !slices.Equal(g, w) {
+		t.Fatalf("after the second partition: %v, want %v", g, w)
+	}
+
+	if err := tr.AddPartition(p, values[:3]); err == nil {
+		t.Error("short values accepted")
+	}
+}
+
+func TestProfileBuilderAddPartition(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	p, values := handPartition()
+	b := NewProfileBuilder(pt, 1000, 5000)
+	if err := b.AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	prof := b.Build(0)
+	checkProfileIDs(t, prof)
+	c := CanonicalView(prof)
+	if c.NumSamplesRaw != 8 {
+		t.Errorf("%d raw samples, want 8 distinct location stacks", c.NumSamplesRaw)
+	}
+	wantSamples := []string{"a;a;main=4", "a;main=11", "inl;b;a;main=7", "main=11", "x;main=3"}
+	if got := canonicalSamples(c); !slices.Equal(got, wantSamples) {
+		t.Errorf("samples = %v, want %v", got, wantSamples)
+	}
+	if c.Period != 1_000_000_000 || c.TimeNanos != 5000*1_000_000 || c.DurationNanos != 4000*1_000_000 {
+		t.Errorf("period %d time %d duration %d", c.Period, c.TimeNanos, c.DurationNanos)
+	}
+	if fmt.Sprint(c.SampleTypes, c.PeriodType, c.Totals) != "[[cpu nanoseconds]] [cpu nanoseconds] [36]" {
+		t.Errorf("types and totals: %v %v %v", c.SampleTypes, c.PeriodType, c.Totals)
+	}
+	if prof.StringTable[prof.DefaultSampleType] != "cpu" {
+		t.Errorf("default sample type %q", prof.StringTable[prof.DefaultSampleType])
+	}
+	if len(prof.Location) != 6 || len(prof.Function) != 5 || len(prof.Mapping) != 1 {
+		t.Errorf("%d locations, %d functions, %d mappings, want 6, 5, 1", len(prof.Location), len(prof.Function), len(prof.Mapping))
+	}
+
+	// The same partition again: values double, nothing new.
+	if err := b.AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	prof = b.Build(0)
+	checkProfileIDs(t, prof)
+	if len(prof.Sample) != 8 || len(prof.Location) != 6 || len(prof.Function) != 5 || len(prof.Mapping) != 1 {
+		t.Errorf("after adding twice: %d samples, %d locations, %d functions, %d mappings",
+			len(prof.Sample), len(prof.Location), len(prof.Function), len(prof.Mapping))
+	}
+	if got := CanonicalView(prof).Totals[0]; got != 72 {
+		t.Errorf("total after adding twice = %d, want 72", got)
+	}
+}
+
+func TestProfileBuilderSelectors(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "memory", SampleType: "alloc_space", SampleUnit: "bytes", PeriodType: "space", PeriodUnit: "bytes"}
+	tests := []struct {
+		name     string
+		callSite []string
+		pgo      *GoPGO
+		raw      int
+		samples  []string
+	}{
+		{name: "call site main", callSite: []string{"main"}, raw: 8,
+			samples: []string{"a;a;main=4", "a;main=11", "inl;b;a;main=7", "main=11", "x;main=3"}},
+		{name: "call site main a", callSite: []string{"main", "a"}, raw: 4,
+			samples: []string{"a;a;main=4", "a;main=11", "inl;b;a;main=7"}},
+		{name: "call site through inlined frames", callSite: []string{"main", "a", "b"}, raw: 1,
+			samples: []string{"inl;b;a;main=7"}},
+		{name: "call site skips line-less locations", callSite: []string{"main", "x"}, raw: 1,
+			samples: []string{"x;main=3"}},
+		{name: "call site longer than stacks", callSite: []string{"main", "a", "b", "inl", "z"}},
+		{name: "call site not at the root", callSite: []string{"a"}},
+		{name: "go_pgo keeps call site out", callSite: []string{"a"}, pgo: &GoPGO{}, raw: 8,
+			samples: []string{"a;a;main=4", "a;main=11", "inl;b;a;main=7", "main=11", "x;main=3"}},
+		{name: "go_pgo keep 1", pgo: &GoPGO{KeepLocations: 1}, raw: 6,
+			samples: []string{"=10", "a=15", "inl;b=7", "main=1", "x=3"}},
+		{name: "go_pgo keep 2 aggregate callees", pgo: &GoPGO{KeepLocations: 2, AggregateCallees: true}, raw: 7,
+			samples: []string{"=8", "a;a=4", "a;main=11", "inl;b;a=7", "main=3", "x=3"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, values := handPartition()
+			b := NewProfileBuilder(pt, 0, 1)
+			b.SetCallSite(tc.callSite)
+			b.SetGoPGO(tc.pgo)
+			if err := b.AddPartition(p, values); err != nil {
+				t.Fatal(err)
+			}
+			prof := b.Build(0)
+			checkProfileIDs(t, prof)
+			c := CanonicalView(prof)
+			if tc.samples == nil {
+				if !isEmptyProfile(prof) {
+					t.Fatalf("want the empty profile, got %v", canonicalSamples(c))
+				}
+				return
+			}
+			if c.NumSamplesRaw != tc.raw {
+				t.Errorf("%d raw samples, want %d", c.NumSamplesRaw, tc.raw)
+			}
+			if got := canonicalSamples(c); !slices.Equal(got, tc.samples) {
+				t.Errorf("samples = %v, want %v", got, tc.samples)
+			}
+			if c.Period != 524288 {
+				t.Errorf("period %d", c.Period)
+			}
+		})
+	}
+
+	// aggregate_callees zeroes the leaf's first line only.
+	p, values := handPartition()
+	b := NewProfileBuilder(pt, 0, 1)
+	b.SetGoPGO(&GoPGO{KeepLocations: 5, AggregateCallees: true})
+	if err := b.AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	prof := b.Build(0)
+	for _, s := range prof.Sample {
+		leaf := prof.Location[s.LocationId[0]-1]
+		if len(leaf.Line) > 0 && leaf.Line[0].Line != 0 {
+			t.Errorf("leaf location %d keeps line %d", leaf.Id, leaf.Line[0].Line)
+		}
+		for _, id := range s.LocationId[1:] {
+			if l := prof.Location[id-1]; len(l.Line) > 0 && l.Line[len(l.Line)-1].Line == 0 {
+				t.Errorf("caller location %d lost its line", id)
+			}
+		}
+	}
+}
+
+// partitionOf builds a partition from root-first stacks of single-line
+// locations, one location and function per distinct name and no mapping.
+func partitionOf(stacks ...stackValue) (*symdb.Partition, []int64) {
+	p := &symdb.Partition{Strings: []string{""}}
+	locOf := map[string]int32{}
+	type edge struct{ parent, loc int32 }
+	nodeOf := map[edge]int32{}
+	p.Parents = append(p.Parents, -1)
+	p.NodeLocations = append(p.NodeLocations, 0)
+	var values []int64
+	values = append(values, 0)
+	for _, s := range stacks {
+		cur := int32(0)
+		for _, name := range strings.Split(s.stack, ";") {
+			loc, ok := locOf[name]
+			if !ok {
+				p.Strings = append(p.Strings, name)
+				p.Functions = append(p.Functions, symdb.Function{Name: uint32(len(p.Strings) - 1), SystemName: uint32(len(p.Strings) - 1)})
+				p.Locations = append(p.Locations, symdb.Location{Address: uint64(len(p.Locations)), Lines: []symdb.Line{{FunctionID: uint32(len(p.Functions) - 1)}}})
+				loc = int32(len(p.Locations) - 1)
+				locOf[name] = loc
+			}
+			n, ok := nodeOf[edge{cur, loc}]
+			if !ok {
+				n = int32(len(p.Parents))
+				p.Parents = append(p.Parents, cur)
+				p.NodeLocations = append(p.NodeLocations, loc)
+				values = append(values, 0)
+				nodeOf[edge{cur, loc}] = n
+			}
+			cur = n
+		}
+		values[cur] += s.value
+	}
+	return p, values
+}
+
+func TestProfileBuilderTruncation(t *testing.T) {
+	p, values := partitionOf(
+		stackValue{"main;a;b;c;d", 10},
+		stackValue{"main;a;e;g", 1},
+		stackValue{"main;f", 1},
+		stackValue{"h;i", 1},
+	)
+	all := []string{"d;c;b;a;main=10", "f;main=1", "g;e;a;main=1", "i;h=1"}
+	tests := []struct {
+		maxNodes int64
+		samples  []string
+	}{
+		{0, all},
+		{10, all},
+		{100, all},
+		// Function tree totals 12 11 10 10 10 1 1 1 1 1: with 5 nodes the
+		// cut-off is 10. "main;a;e;g" keeps e (the quirk of §6.7's
+		// truncation keeps one marked frame) and stubs g; "main;f" keeps f
+		// for the same reason; "h;i" has no kept frame at all.
+		{5, []string{"d;c;b;a;main=10", "f;main=1", "other=1", "other;e;a;main=1"}},
+		// Only main survives: both stacks under a keep a and merge; "main;f"
+		// is kept whole by the same quirk.
+		{1, []string{"f;main=1", "other=1", "other;a;main=11"}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.maxNodes), func(t *testing.T) {
+			b := NewProfileBuilder(ProfileTypeInfo{Name: "wall", SampleType: "wall", SampleUnit: "microseconds"}, 0, 1)
+			if err := b.AddPartition(p, values); err != nil {
+				t.Fatal(err)
+			}
+			prof := b.Build(tc.maxNodes)
+			checkProfileIDs(t, prof)
+			c := CanonicalView(prof)
+			if got := canonicalSamples(c); !slices.Equal(got, tc.samples) {
+				t.Errorf("samples = %v, want %v", got, tc.samples)
+			}
+			if c.Totals[0] != 13 || c.Period != 1 {
+				t.Errorf("total %d period %d", c.Totals[0], c.Period)
+			}
+			stubbed := slices.ContainsFunc(tc.samples, func(s string) bool { return strings.HasPrefix(s, "other") })
+			if stubbed {
+				// The partition has no mapping: the stub brings mapping 1.
+				if len(prof.Mapping) != 1 || prof.Mapping[0].Id != 1 {
+					t.Errorf("mappings %v, want the stub mapping 1", prof.Mapping)
+				}
+				for _, l := range prof.Location {
+					if len(l.Line) == 1 && prof.StringTable[prof.Function[l.Line[0].FunctionId-1].Name] == "other" && l.MappingId != 1 {
+						t.Errorf("stub location mapping %d", l.MappingId)
+					}
+				}
+			} else if len(prof.Mapping) != 0 {
+				t.Errorf("unexpected mappings %v", prof.Mapping)
+			}
+		})
+	}
+}
+
+func TestProfileBuilderEmpty(t *testing.T) {
+	b := NewProfileBuilder(ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds"}, 1, 2)
+	for _, maxNodes := range []int64{0, 8} {
+		if prof := b.Build(maxNodes); !isEmptyProfile(prof) {
+			t.Errorf("Build(%d) of nothing = %v", maxNodes, prof)
+		}
+	}
+	// Values on the empty stack only.
+	p := &symdb.Partition{Parents: []int32{-1}, NodeLocations: []int32{0}}
+	if err := b.AddPartition(p, []int64{5}); err != nil {
+		t.Fatal(err)
+	}
+	if prof := b.Build(0); !isEmptyProfile(prof) {
+		t.Errorf("empty stacks gave %v", prof)
+	}
+}
+
+func isEmptyProfile(p *googlev1.Profile) bool {
+	return len(p.Sample) == 0 && len(p.SampleType) == 1 && p.SampleType[0].Type == 0 && p.SampleType[0].Unit == 0 &&
+		p.PeriodType != nil && p.PeriodType.Type == 0 && p.PeriodType.Unit == 0 &&
+		slices.Equal(p.StringTable, []string{""}) && p.Period == 0 && p.TimeNanos == 0 && p.DurationNanos == 0 &&
+		len(p.Location) == 0 && len(p.Function) == 0 && len(p.Mapping) == 0
+}
+
+func canonicalSamples(c CanonicalProfile) []string {
+	out := make([]string, 0, len(c.Samples))
+	for _, s := range c.Samples {
+		out = append(out, fmt.Sprintf("%s=%d", strings.Join(s.Stack, ";"), s.Values[0]))
+	}
+	return out
+}
+
+// checkProfileIDs checks that IDs are dense from 1 in slice order, every
+// reference resolves, string 0 is empty and no sample has labels.
+func checkProfileIDs(t *testing.T, p *googlev1.Profile) {
+	t.Helper()
+	if len(p.StringTable) == 0 || p.StringTable[0] != "" {
+		t.Fatalf("string table %q does not start with the empty string", p.StringTable)
+	}
+	seen := map[string]bool{}
+	for _, s := range p.StringTable {
+		if seen[s] {
+			t.Errorf("string %q twice", s)
+		}
+		seen[s] = true
+	}
+	str := func(i int64) {
+		if i < 0 || i >= int64(len(p.StringTable)) {
+			t.Errorf("string index %d out of range", i)
+		}
+	}
+	for i, m := range p.Mapping {
+		if m.Id != uint64(i+1) {
+			t.Errorf("mapping %d has ID %d", i, m.Id)
+		}
+		str(m.Filename)
+		str(m.BuildId)
+	}
+	for i, f := range p.Function {
+		if f.Id != uint64(i+1) {
+			t.Errorf("function %d has ID %d", i, f.Id)
+		}
+		str(f.Name)
+		str(f.SystemName)
+		str(f.Filename)
+	}
+	for i, l := range p.Location {
+		if l.Id != uint64(i+1) {
+			t.Errorf("location %d has ID %d", i, l.Id)
+		}
+		if l.MappingId > uint64(len(p.Mapping)) {
+			t.Errorf("location %d: mapping %d out of range", l.Id, l.MappingId)
+		}
+		for _, ln := range l.Line {
+			if ln.FunctionId < 1 || ln.FunctionId > uint64(len(p.Function)) {
+				t.Errorf("location %d: function %d out of range", l.Id, ln.FunctionId)
+			}
+		}
+	}
+	used := make([]bool, len(p.Location))
+	for _, s := range p.Sample {
+		if len(s.Value) != 1 || len(s.Label) != 0 {
+			t.Errorf("sample with %d values and %d labels", len(s.Value), len(s.Label))
+		}
+		for _, id := range s.LocationId {
+			if id < 1 || id > uint64(len(p.Location)) {
+				t.Fatalf("sample location %d out of range", id)
+			}
+			used[id-1] = true
+		}
+	}
+	for i, u := range used {
+		if !u {
+			t.Errorf("location %d is not referenced", i+1)
+		}
+	}
+}
+
+func TestCallSiteMatcher(t *testing.T) {
+	p, _ := handPartition()
+	tests := []struct {
+		callSite []string
+		nodes    []int
+	}{
+		{nil, []int{1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13}},
+		{[]string{"main"}, []int{1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12}},
+		{[]string{"main", "a"}, []int{2, 3, 6, 7, 8}},
+		{[]string{"main", "a", "a"}, []int{6, 7}},
+		{[]string{"main", "a", "b"}, []int{3}},
+		{[]string{"main", "a", "b", "inl"}, []int{3}},
+		{[]string{"main", "a", "b", "inl", "z"}, nil},
+		{[]string{"main", "x"}, []int{5}},
+		{[]string{"x"}, []int{13}},
+		{[]string{"a"}, nil},
+	}
+	m := NewCallSiteMatcher(nil)
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.callSite, ";"), func(t *testing.T) {
+			m.callSite = tc.callSite
+			var got []int
+			for i, ok := range m.Match(p) {
+				if ok {
+					got = append(got, i)
+				}
+			}
+			if !slices.Equal(got, tc.nodes) {
+				t.Errorf("matching nodes = %v, want %v", got, tc.nodes)
+			}
+		})
+	}
+}

@@ -1,0 +1,714 @@
+package flamegraph
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cinder-profiling/cinder/pkg/symdb"
+	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
+)
+
+// ProfileTypeInfo is a profile type ID split into its parts
+// (name:sample_type:sample_unit:period_type:period_unit).
+type ProfileTypeInfo struct {
+	Name       string
+	SampleType string
+	SampleUnit string
+	PeriodType string
+	PeriodUnit string
+}
+
+// GoPGO is the go_pgo stack trace selector (api.md §6.13).
+type GoPGO struct {
+	// KeepLocations cuts every stack to its leaf-most locations; 0 keeps
+	// whole stacks.
+	KeepLocations uint32
+	// AggregateCallees zeroes the line number of the first line of each
+	// stack's leaf location, so samples differing only there merge.
+	AggregateCallees bool
+}
+
+// Period returns the period SelectMergeProfile reports for a profile name:
+// Pyroscope v1.21.1 does not keep the ingested period and guesses it.
+func Period(profileName string) int64 {
+	switch profileName {
+	case "process_cpu":
+		return 1_000_000_000
+	case "memory":
+		return 512 * 1024
+	default:
+		return 1
+	}
+}
+
+// pbFunction is a deduplicated function; strings are positions in the
+// builder's string list. It is also the function's dedup key.
+type pbFunction struct {
+	name, systemName, filename int32
+	startLine                  int64
+}
+
+type pbMappingKey struct {
+	size, offset uint64
+	file         int32 // build ID if set, else file name
+}
+
+type pbMapping struct {
+	start, limit, offset uint64
+	filename, buildID    int32
+	hasFunctions         bool
+	hasFilenames         bool
+	hasLineNumbers       bool
+	hasInlineFrames      bool
+}
+
+// stubMapping marks the truncation stub location, whose mapping is the
+// profile's mapping 1 (added if the profile has none).
+const stubMapping = -2
+
+type pbLocation struct {
+	mapping   int32 // -1 for none, stubMapping for the truncation stub
+	address   uint64
+	folded    bool
+	lineStart int32
+	lineCount int32
+}
+
+type pbLine struct {
+	function int32
+	line     int64
+}
+
+// stackTrie holds distinct location stacks: node 0 is the empty stack and
+// node i has leaf location loc[i] below stack parent[i]. A sample is a
+// node with a value.
+type stackTrie struct {
+	parent []int32
+	loc    []int32
+	value  []int64
+	index  childIndex
+}
+
+func (s *stackTrie) reset() {
+	s.parent = append(s.parent[:0], -1)
+	s.loc = append(s.loc[:0], -1)
+	s.value = append(s.value[:0], 0)
+	s.index = childIndex{}
+}
+
+func (s *stackTrie) child(parent, loc int32) int32 {
+	if n := s.index.get(parent, loc); n >= 0 {
+		return n
+	}
+	n := int32(len(s.parent))
+	s.parent = append(s.parent, parent)
+	s.loc = append(s.loc, loc)
+	s.value = append(s.value, 0)
+	s.index.put(parent, loc, n)
+	return n
+}
+
+// ProfileBuilder merges the samples of any number of partitions into the
+// single pprof profile SelectMergeProfile answers (api.md §6.7): one value
+// per sample, no labels, samples with identical location stacks summed,
+// locations, functions, mappings and strings deduplicated by content and
+// numbered densely from 1 in order of first use.
+//
+// Locations are deduplicated by (address, mapping, every (function, line)
+// pair), functions by (name, system name, file name, start line), mappings
+// by (size rounded up to 4 KiB, file offset, build ID or else file name).
+// A ProfileBuilder is not safe for concurrent use.
+type ProfileBuilder struct {
+	pt             ProfileTypeInfo
+	startMs, endMs int64
+	callSite       []string
+	pgo            *GoPGO
+
+	strs    []string
+	strIDs  map[string]int32
+	funcs   []pbFunction
+	funcIDs map[pbFunction]int32
+	maps    []pbMapping
+	mapIDs  map[pbMappingKey]int32
+	locs    []pbLocation
+	lines   []pbLine
+	locIDs  map[string]int32
+	variant []int32 // location → its callee-aggregated variant, -1 unknown
+	keyBuf  []byte
+
+	stacks stackTrie
+
+	// Per-partition scratch: partition position → builder ID, -1 unknown.
+	nodeMap []int32
+	matcher *CallSiteMatcher
+	locMap  []int32
+	fnMap   []int32
+	mapMap  []int32
+	pathBuf []int32
+}
+
+// NewProfileBuilder starts a profile of type pt for the query range
+// [startMs, endMs] (milliseconds).
+func NewProfileBuilder(pt ProfileTypeInfo, startMs, endMs int64) *ProfileBuilder {
+	b := &ProfileBuilder{
+		pt:      pt,
+		startMs: startMs,
+		endMs:   endMs,
+		strIDs:  make(map[string]int32),
+		funcIDs: make(map[pbFunction]int32),
+		mapIDs:  make(map[pbMappingKey]int32),
+		locIDs:  make(map[string]int32),
+	}
+	b.stacks.reset()
+	return b
+}
+
+// SetCallSite keeps only the stacks whose root-first frame names (inlined
+// lines expanded) start with callSite, name by name (api.md §6.13);
+// matching stacks are kept whole. An empty callSite keeps every stack. It
+// applies to partitions added afterwards and is ignored under SetGoPGO.
+func (b *ProfileBuilder) SetCallSite(callSite []string) {
+	b.callSite = callSite
+}
+
+// SetGoPGO applies the go_pgo selector to partitions added afterwards; nil
+// removes it.
+func (b *ProfileBuilder) SetGoPGO(pgo *GoPGO) {
+	b.pgo = pgo
+}
+
+// AddPartition adds the samples of one partition: nodeSelf[i] is the summed
+// value of the samples whose stack trace has partition node i as its leaf
+// (len(nodeSelf) == len(p.Parents)). Values ≤ 0 and empty stacks are
+// skipped.
+func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
+	n := len(p.Parents)
+	if len(nodeSelf) != n || len(p.NodeLocations) != n {
+		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
+			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
+	}
+	b.locMap = resetMap(b.locMap, len(p.Locations))
+	b.fnMap = resetMap(b.fnMap, len(p.Functions))
+	b.mapMap = resetMap(b.mapMap, len(p.Mappings))
+	if b.pgo != nil && (b.pgo.KeepLocations > 0 || b.pgo.AggregateCallees) {
+		b.addPartitionPGO(p, nodeSelf)
+		return nil
+	}
+	callSite := b.callSite
+	if b.pgo != nil {
+		callSite = nil
+	}
+	parents := p.Parents
+
+	// Mark the nodes on the way to a positive value, as Tree.AddPartition.
+	nodeMap := growInt32(b.nodeMap, n)
+	clear(nodeMap)
+	for i := n - 1; i >= 0; i-- {
+		if nodeSelf[i] > 0 || nodeMap[i] != 0 {
+			nodeMap[i] = 1
+			if par := parents[i]; par >= 0 {
+				nodeMap[par] = 1
+			}
+		}
+	}
+	var match []bool
+	if len(callSite) > 0 {
+		if b.matcher == nil {
+			b.matcher = &CallSiteMatcher{}
+		}
+		b.matcher.callSite = callSite
+		match = b.matcher.Match(p)
+	}
+
+	for i := 0; i < n; i++ {
+		if nodeMap[i] == 0 {
+			continue
+		}
+		par := parents[i]
+		if par < 0 {
+			nodeMap[i] = 0
+			continue
+		}
+		li := p.NodeLocations[i]
+		nodeMap[i] = b.stacks.child(nodeMap[par], b.location(p, li))
+		if v := nodeSelf[i]; v > 0 && (match == nil || match[i]) {
+			b.stacks.value[nodeMap[i]] += v
+		}
+	}
+	b.nodeMap = nodeMap
+	return nil
+}
+
+// addPartitionPGO cuts each stack to its KeepLocations leaf-most locations
+// and optionally replaces the leaf location by its callee-aggregated
+// variant, merging stacks that become equal.
+func (b *ProfileBuilder) addPartitionPGO(p *symdb.Partition, nodeSelf []int64) {
+	keep := int(b.pgo.KeepLocations)
+	path := b.pathBuf
+	for i, v := range nodeSelf {
+		if v <= 0 || p.Parents[i] < 0 {
+			continue
+		}
+		path = path[:0]
+		for nd := int32(i); p.Parents[nd] >= 0 && (keep == 0 || len(path) < keep); nd = p.Parents[nd] {
+			path = append(path, nd)
+		}
+		cur := int32(0)
+		for j := len(path) - 1; j >= 0; j-- {
+			loc := b.location(p, p.NodeLocations[path[j]])
+			if j == 0 && b.pgo.AggregateCallees {
+				loc = b.calleeVariant(loc)
+			}
+			cur = b.stacks.child(cur, loc)
+		}
+		b.stacks.value[cur] += v
+	}
+	b.pathBuf = path
+}
+
+func resetMap(s []int32, n int) []int32 {
+	s = growInt32(s, n)
+	for i := range s {
+		s[i] = -1
+	}
+	return s
+}
+
+func (b *ProfileBuilder) str(s string) int32 {
+	if id, ok := b.strIDs[s]; ok {
+		return id
+	}
+	id := int32(len(b.strs))
+	b.strs = append(b.strs, s)
+	b.strIDs[s] = id
+	return id
+}
+
+func (b *ProfileBuilder) function(p *symdb.Partition, fi uint32) int32 {
+	if id := b.fnMap[fi]; id >= 0 {
+		return id
+	}
+	f := &p.Functions[fi]
+	id := b.internFunction(pbFunction{
+		name:       b.str(p.Strings[f.Name]),
+		systemName: b.str(p.Strings[f.SystemName]),
+		filename:   b.str(p.Strings[f.Filename]),
+		startLine:  f.StartLine,
+	})
+	b.fnMap[fi] = id
+	return id
+}
+
+func (b *ProfileBuilder) internFunction(f pbFunction) int32 {
+	if id, ok := b.funcIDs[f]; ok {
+		return id
+	}
+	id := int32(len(b.funcs))
+	b.funcs = append(b.funcs, f)
+	b.funcIDs[f] = id
+	return id
+}
+
+func (b *ProfileBuilder) mapping(p *symdb.Partition, mi uint32) int32 {
+	if int(mi) >= len(p.Mappings) {
+		return -1 // a partition without mappings
+	}
+	if id := b.mapMap[mi]; id >= 0 {
+		return id
+	}
+	m := &p.Mappings[mi]
+	size := m.MemoryLimit - m.MemoryStart
+	size = (size + 0xfff) &^ 0xfff
+	key := pbMappingKey{size: size, offset: m.FileOffset}
+	if p.Strings[m.BuildID] != "" {
+		key.file = b.str(p.Strings[m.BuildID])
+	} else {
+		key.file = b.str(p.Strings[m.Filename])
+	}
+	id, ok := b.mapIDs[key]
+	if !ok {
+		id = int32(len(b.maps))
+		b.maps = append(b.maps, pbMapping{
+			start:           m.MemoryStart,
+			limit:           m.MemoryLimit,
+			offset:          m.FileOffset,
+			filename:        b.str(p.Strings[m.Filename]),
+			buildID:         b.str(p.Strings[m.BuildID]),
+			hasFunctions:    m.HasFunctions,
+			hasFilenames:    m.HasFilenames,
+			hasLineNumbers:  m.HasLineNumbers,
+			hasInlineFrames: m.HasInlineFrames,
+		})
+		b.mapIDs[key] = id
+	}
+	b.mapMap[mi] = id
+	return id
+}
+
+// location returns the builder ID of partition location li.
+func (b *ProfileBuilder) location(p *symdb.Partition, li int32) int32 {
+	if id := b.locMap[li]; id >= 0 {
+		return id
+	}
+	loc := &p.Locations[li]
+	mapping := b.mapping(p, loc.MappingID)
+	start := len(b.lines)
+	for _, l := range loc.Lines {
+		b.lines = append(b.lines, pbLine{function: b.function(p, l.FunctionID), line: l.Line})
+	}
+	id := b.internLocation(mapping, loc.Address, loc.IsFolded, start)
+	b.locMap[li] = id
+	return id
+}
+
+// internLocation deduplicates the location whose lines were just appended
+// to b.lines from start on; a duplicate's lines are dropped again.
+func (b *ProfileBuilder) internLocation(mapping int32, address uint64, folded bool, start int) int32 {
+	key := b.keyBuf[:0]
+	key = binary.LittleEndian.AppendUint32(key, uint32(mapping))
+	key = binary.LittleEndian.AppendUint64(key, address)
+	for _, l := range b.lines[start:] {
+		key = binary.LittleEndian.AppendUint32(key, uint32(l.function))
+		key = binary.LittleEndian.AppendUint64(key, uint64(l.line))
+	}
+	b.keyBuf = key
+	if id, ok := b.locIDs[string(key)]; ok {
+		b.lines = b.lines[:start]
+		return id
+	}
+	id := int32(len(b.locs))
+	b.locs = append(b.locs, pbLocation{
+		mapping:   mapping,
+		address:   address,
+		folded:    folded,
+		lineStart: int32(start),
+		lineCount: int32(len(b.lines) - start),
+	})
+	b.locIDs[string(key)] = id
+	return id
+}
+
+// calleeVariant returns loc with the line number of its first line set to
+// 0 (go_pgo aggregate_callees).
+func (b *ProfileBuilder) calleeVariant(loc int32) int32 {
+	for len(b.variant) < len(b.locs) {
+		b.variant = append(b.variant, -1)
+	}
+	if v := b.variant[loc]; v >= 0 {
+		return v
+	}
+	l := b.locs[loc]
+	v := loc
+	if l.lineCount > 0 && b.lines[l.lineStart].line != 0 {
+		start := len(b.lines)
+		b.lines = append(b.lines, b.lines[l.lineStart:l.lineStart+l.lineCount]...)
+		b.lines[start].line = 0
+		v = b.internLocation(l.mapping, l.address, l.folded, start)
+	}
+	b.variant[loc] = v
+	return v
+}
+
+// stubLocation returns the location that stands for truncated frames: a
+// single line of a function named "other".
+func (b *ProfileBuilder) stubLocation() int32 {
+	other := b.str(otherName)
+	fn := b.internFunction(pbFunction{name: other, systemName: other, filename: b.str("")})
+	start := len(b.lines)
+	b.lines = append(b.lines, pbLine{function: fn})
+	return b.internLocation(stubMapping, 0, false, start)
+}
+
+// Build returns the merged profile. maxNodes ≤ 0 returns every sample;
+// maxNodes > 0 applies Pyroscope's pprof truncation (api.md §6.7). With no
+// sample the profile has the empty shape of §7: one empty sample type, an
+// empty period type and the string table [""].
+func (b *ProfileBuilder) Build(maxNodes int64) *googlev1.Profile {
+	stacks := &b.stacks
+	if maxNodes > 0 {
+		stacks = b.truncate(maxNodes)
+	}
+
+	var samples []int32
+	for i := 1; i < len(stacks.parent); i++ {
+		if stacks.value[i] > 0 {
+			samples = append(samples, int32(i))
+		}
+	}
+	if len(samples) == 0 {
+		return &googlev1.Profile{
+			SampleType:  []*googlev1.ValueType{{}},
+			PeriodType:  &googlev1.ValueType{},
+			StringTable: []string{""},
+		}
+	}
+	return b.emit(stacks, samples)
+}
+
+// emit renumbers everything the samples reference densely from 1, in order
+// of first use, and builds the profile messages.
+func (b *ProfileBuilder) emit(stacks *stackTrie, samples []int32) *googlev1.Profile {
+	// Every string the profile needs exists before the ID tables are made.
+	typeStrs := [...]int32{
+		b.str(""),
+		b.str(b.pt.SampleType), b.str(b.pt.SampleUnit),
+		b.str(b.pt.PeriodType), b.str(b.pt.PeriodUnit),
+	}
+
+	// Final IDs; 0 (or -1 for strings) = not used yet.
+	locID := make([]uint64, len(b.locs))
+	fnID := make([]uint64, len(b.funcs))
+	mapID := make([]uint64, len(b.maps))
+	strID := make([]int64, len(b.strs))
+	for i := range strID {
+		strID[i] = -1
+	}
+	var strTable []string
+	str := func(s int32) int64 {
+		if strID[s] < 0 {
+			strID[s] = int64(len(strTable))
+			strTable = append(strTable, b.strs[s])
+		}
+		return strID[s]
+	}
+	str(typeStrs[0])
+	sampleType := &googlev1.ValueType{Type: str(typeStrs[1]), Unit: str(typeStrs[2])}
+	periodType := &googlev1.ValueType{Type: str(typeStrs[3]), Unit: str(typeStrs[4])}
+
+	// Samples, and the order in which locations are first used.
+	var (
+		locOrder  []int32
+		depthSum  int
+		sampleMsg = make([]googlev1.Sample, len(samples))
+		samplePtr = make([]*googlev1.Sample, len(samples))
+		values    = make([]int64, len(samples))
+	)
+	for _, s := range samples {
+		for n := s; n > 0; n = stacks.parent[n] {
+			depthSum++
+		}
+	}
+	locIDs := make([]uint64, 0, depthSum)
+	for i, s := range samples {
+		start := len(locIDs)
+		for n := s; n > 0; n = stacks.parent[n] {
+			l := stacks.loc[n]
+			if locID[l] == 0 {
+				locOrder = append(locOrder, l)
+				locID[l] = uint64(len(locOrder))
+			}
+			locIDs = append(locIDs, locID[l])
+		}
+		values[i] = stacks.value[s]
+		sampleMsg[i].LocationId = locIDs[start:len(locIDs):len(locIDs)]
+		sampleMsg[i].Value = values[i : i+1 : i+1]
+		samplePtr[i] = &sampleMsg[i]
+	}
+
+	// Locations, with functions and mappings in order of first use.
+	var (
+		fnOrder, mapOrder []int32
+		usesStubMapping   bool
+		lineCount         int
+	)
+	for _, l := range locOrder {
+		lineCount += int(b.locs[l].lineCount)
+	}
+	locMsg := make([]googlev1.Location, len(locOrder))
+	locPtr := make([]*googlev1.Location, len(locOrder))
+	lineMsg := make([]googlev1.Line, lineCount)
+	linePtr := make([]*googlev1.Line, lineCount)
+	lineOff := 0
+	for i, l := range locOrder {
+		loc := &b.locs[l]
+		m := &locMsg[i]
+		m.Id = uint64(i + 1)
+		m.Address = loc.address
+		m.IsFolded = loc.folded
+		switch {
+		case loc.mapping == stubMapping:
+			m.MappingId = 1
+			usesStubMapping = true
+		case loc.mapping >= 0:
+			if mapID[loc.mapping] == 0 {
+				mapOrder = append(mapOrder, loc.mapping)
+				mapID[loc.mapping] = uint64(len(mapOrder))
+			}
+			m.MappingId = mapID[loc.mapping]
+		}
+		lines := b.lines[loc.lineStart : loc.lineStart+loc.lineCount]
+		m.Line = linePtr[lineOff : lineOff+len(lines) : lineOff+len(lines)]
+		for j, ln := range lines {
+			if fnID[ln.function] == 0 {
+				fnOrder = append(fnOrder, ln.function)
+				fnID[ln.function] = uint64(len(fnOrder))
+			}
+			lineMsg[lineOff+j].FunctionId = fnID[ln.function]
+			lineMsg[lineOff+j].Line = ln.line
+			linePtr[lineOff+j] = &lineMsg[lineOff+j]
+		}
+		lineOff += len(lines)
+		locPtr[i] = m
+	}
+
+	fnMsg := make([]googlev1.Function, len(fnOrder))
+	fnPtr := make([]*googlev1.Function, len(fnOrder))
+	for i, f := range fnOrder {
+		fn := &b.funcs[f]
+		fnMsg[i] = googlev1.Function{
+			Id:         uint64(i + 1),
+			Name:       str(fn.name),
+			SystemName: str(fn.systemName),
+			Filename:   str(fn.filename),
+			StartLine:  fn.startLine,
+		}
+		fnPtr[i] = &fnMsg[i]
+	}
+	nMaps := len(mapOrder)
+	if usesStubMapping && nMaps == 0 {
+		nMaps = 1 // the stub location's mapping 1
+	}
+	mapMsg := make([]googlev1.Mapping, nMaps)
+	mapPtr := make([]*googlev1.Mapping, nMaps)
+	for i := range mapMsg {
+		mapMsg[i].Id = uint64(i + 1)
+		mapPtr[i] = &mapMsg[i]
+	}
+	for i, mi := range mapOrder {
+		mp := &b.maps[mi]
+		m := &mapMsg[i]
+		m.MemoryStart = mp.start
+		m.MemoryLimit = mp.limit
+		m.FileOffset = mp.offset
+		m.Filename = str(mp.filename)
+		m.BuildId = str(mp.buildID)
+		m.HasFunctions = mp.hasFunctions
+		m.HasFilenames = mp.hasFilenames
+		m.HasLineNumbers = mp.hasLineNumbers
+		m.HasInlineFrames = mp.hasInlineFrames
+	}
+
+	return &googlev1.Profile{
+		SampleType:        []*googlev1.ValueType{sampleType},
+		Sample:            samplePtr,
+		Mapping:           mapPtr,
+		Location:          locPtr,
+		Function:          fnPtr,
+		StringTable:       strTable,
+		TimeNanos:         b.endMs * 1_000_000,
+		DurationNanos:     (b.endMs - b.startMs) * 1_000_000,
+		PeriodType:        periodType,
+		Period:            Period(b.pt.Name),
+		DefaultSampleType: sampleType.Type,
+	}
+}
+
+// truncate applies Pyroscope v1.21.1's pprof truncation to the samples and
+// returns the resulting stacks. A function tree (frames merged by function,
+// root first) is built over the samples; its nodes whose total is below the
+// maxNodes-th largest total are marked. For each sample, with F its
+// functions and offset the number of marked leaf-side functions:
+//   - with no unmarked function, the value goes to a sample whose only
+//     location is the stub;
+//   - otherwise locations are kept from the root while the functions not
+//     yet kept number at least offset, and the rest is replaced by one stub
+//     location as the new leaf.
+//
+// NOTE: the second rule keeps the location holding the root-most marked
+// function too (Pyroscope compares with ≥ before consuming a location), so
+// one marked frame survives above the stub. The goldens depend on it.
+func (b *ProfileBuilder) truncate(maxNodes int64) *stackTrie {
+	src := &b.stacks
+	n := len(src.parent)
+	total := make([]int64, n)
+	copy(total, src.value)
+	for i := n - 1; i > 0; i-- {
+		total[src.parent[i]] += total[i]
+	}
+
+	// The function tree, keyed by builder function ID.
+	var ft stackTrie
+	ft.reset()
+	fnode := make([]int32, n)
+	for i := 1; i < n; i++ {
+		if total[i] <= 0 {
+			fnode[i] = -1
+			continue
+		}
+		cur := fnode[src.parent[i]]
+		loc := &b.locs[src.loc[i]]
+		for j := loc.lineStart + loc.lineCount - 1; j >= loc.lineStart; j-- {
+			cur = ft.child(cur, b.lines[j].function)
+		}
+		fnode[i] = cur
+		if v := src.value[i]; v > 0 {
+			ft.value[cur] += v
+		}
+	}
+	ftTotal := ft.value
+	for i := len(ft.parent) - 1; i > 0; i-- {
+		ftTotal[ft.parent[i]] += ftTotal[i]
+	}
+	var minValue int64
+	if m := int64(len(ft.parent) - 1); m > maxNodes {
+		minValue = kthLargest(append([]int64(nil), ftTotal[1:]...), int(maxNodes))
+	}
+	if minValue == 0 {
+		return src
+	}
+
+	var out stackTrie
+	out.reset()
+	stub := int32(-1)
+	var fullyTruncated int64
+	path := b.pathBuf
+	for s := 1; s < n; s++ {
+		v := src.value[s]
+		if v <= 0 {
+			continue
+		}
+		// offset: marked functions from the leaf up to the first kept one.
+		offset, funcs := -1, 0
+		for f := fnode[s]; f > 0; f = ft.parent[f] {
+			if offset < 0 && ftTotal[f] >= minValue {
+				offset = funcs
+			}
+			funcs++
+		}
+		if offset < 0 {
+			fullyTruncated += v
+			continue
+		}
+		path = path[:0]
+		for nd := int32(s); nd > 0; nd = src.parent[nd] {
+			path = append(path, src.loc[nd]) // leaf first
+		}
+		// path[l:] is kept, path[:l] becomes the stub.
+		l := 0
+		if offset > 0 {
+			l = len(path)
+			for f := funcs; l > 0 && f >= offset; l-- {
+				f -= int(b.locs[path[l-1]].lineCount)
+			}
+		}
+		cur := int32(0)
+		for j := len(path) - 1; j >= l; j-- {
+			cur = out.child(cur, path[j])
+		}
+		if l > 0 {
+			if stub < 0 {
+				stub = b.stubLocation()
+			}
+			cur = out.child(cur, stub)
+		}
+		out.value[cur] += v
+	}
+	if fullyTruncated > 0 {
+		if stub < 0 {
+			stub = b.stubLocation()
+		}
+		out.value[out.child(0, stub)] += fullyTruncated
+	}
+	b.pathBuf = path
+	return &out
+}

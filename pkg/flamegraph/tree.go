@@ -1,0 +1,330 @@
+package flamegraph
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cinder-profiling/cinder/pkg/symdb"
+)
+
+// Tree is a call tree whose frames are merged by function name (api.md
+// §6.5.1): two stacks share a node as long as their root-first name
+// prefixes are equal, recursion is not collapsed, and a node's self value is
+// the sum of the values of the stacks ending at it.
+//
+// Nodes live in flat slices indexed by node ID. Node 0 is a virtual root
+// above every stack; it has no name and no self value. A node's parent
+// always has a smaller ID, which lets totals be computed in one backward
+// pass and lets trees be merged or walked in ID order without recursion.
+// Names are interned in the tree, so trees built from different partitions
+// and blocks merge by name.
+//
+// The zero value is an empty tree ready to use. A Tree is not safe for
+// concurrent use; build one per goroutine and Merge them.
+type Tree struct {
+	names   []string
+	nameIDs map[string]int32
+
+	parent []int32
+	name   []int32 // name ID; -1 for the virtual root
+	self   []int64
+	total  []int64 // valid unless dirty
+	dirty  bool
+
+	children childIndex // (parent, name ID) → node
+
+	// Scratch reused by AddPartition.
+	nodeMap []int32
+	fnNames []int32
+}
+
+// NewTree returns an empty tree.
+func NewTree() *Tree {
+	t := &Tree{}
+	t.init()
+	return t
+}
+
+func (t *Tree) init() {
+	if len(t.parent) > 0 {
+		return
+	}
+	t.nameIDs = make(map[string]int32)
+	t.parent = append(t.parent, -1)
+	t.name = append(t.name, -1)
+	t.self = append(t.self, 0)
+	t.total = append(t.total, 0)
+}
+
+// intern returns the name ID of s, adding it to the name table if needed.
+func (t *Tree) intern(s string) int32 {
+	if id, ok := t.nameIDs[s]; ok {
+		return id
+	}
+	id := int32(len(t.names))
+	t.names = append(t.names, s)
+	t.nameIDs[s] = id
+	return id
+}
+
+// internBytes is intern for a name that is not a string yet; the lookup
+// does not allocate.
+func (t *Tree) internBytes(b []byte) int32 {
+	if id, ok := t.nameIDs[string(b)]; ok {
+		return id
+	}
+	return t.intern(string(b))
+}
+
+// lookupName returns the name ID of s, or -1 when no node has that name.
+func (t *Tree) lookupName(s string) int32 {
+	if id, ok := t.nameIDs[s]; ok {
+		return id
+	}
+	return -1
+}
+
+// child returns the child of parent named by name ID, creating it if needed.
+func (t *Tree) child(parent, name int32) int32 {
+	if n := t.children.get(parent, name); n >= 0 {
+		return n
+	}
+	n := int32(len(t.parent))
+	t.parent = append(t.parent, parent)
+	t.name = append(t.name, name)
+	t.self = append(t.self, 0)
+	t.total = append(t.total, 0)
+	t.children.put(parent, name, n)
+	t.dirty = true
+	return n
+}
+
+// InsertStack adds value to the stack given by its frame names, root first.
+// Values ≤ 0 and empty stacks are ignored, as in Pyroscope.
+func (t *Tree) InsertStack(value int64, rootFirstNames ...string) {
+	if value <= 0 || len(rootFirstNames) == 0 {
+		return
+	}
+	t.init()
+	n := int32(0)
+	for _, s := range rootFirstNames {
+		n = t.child(n, t.intern(s))
+	}
+	t.self[n] += value
+	t.dirty = true
+}
+
+// AddPartition adds the samples of one partition: nodeSelf[i] is the summed
+// value of the samples whose stack trace has partition node i as its leaf,
+// so len(nodeSelf) must equal len(p.Parents).
+//
+// Every partition node leading to a positive value is resolved exactly once,
+// parents first: its location's lines are inserted outermost first (lines
+// are stored innermost first), and a location without lines maps to its
+// parent's tree node. Values ≤ 0 are skipped. A value whose stack has no
+// frame at all (a chunk root, or only line-less locations) has no node to
+// land on and is dropped, as in Pyroscope.
+func (t *Tree) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
+	n := len(p.Parents)
+	if len(nodeSelf) != n || len(p.NodeLocations) != n {
+		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
+			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
+	}
+	t.init()
+	parents := p.Parents
+
+	// Pass 1: mark every node on the way to a positive value.
+	// NOTE: after pass 2, nodeMap[i] holds the tree node of partition node i;
+	// until then it is 1 for nodes to resolve and 0 for the others.
+	nodeMap := growInt32(t.nodeMap, n)
+	clear(nodeMap)
+	for i := n - 1; i >= 0; i-- {
+		if nodeSelf[i] > 0 || nodeMap[i] != 0 {
+			nodeMap[i] = 1
+			if par := parents[i]; par >= 0 {
+				nodeMap[par] = 1
+			}
+		}
+	}
+
+	// Function → tree name ID, interned on first use.
+	fnNames := growInt32(t.fnNames, len(p.Functions))
+	for i := range fnNames {
+		fnNames[i] = -1
+	}
+
+	// Pass 2: resolve marked nodes in index order (parents first).
+	for i := 0; i < n; i++ {
+		if nodeMap[i] == 0 {
+			continue
+		}
+		par := parents[i]
+		if par < 0 {
+			nodeMap[i] = 0 // a chunk root is the empty stack
+			continue
+		}
+		cur := nodeMap[par]
+		lines := p.Locations[p.NodeLocations[i]].Lines
+		for j := len(lines) - 1; j >= 0; j-- {
+			fn := lines[j].FunctionID
+			name := fnNames[fn]
+			if name < 0 {
+				name = t.intern(p.Strings[p.Functions[fn].Name])
+				fnNames[fn] = name
+			}
+			cur = t.child(cur, name)
+		}
+		nodeMap[i] = cur
+		if v := nodeSelf[i]; v > 0 && cur != 0 {
+			t.self[cur] += v
+			t.dirty = true
+		}
+	}
+	t.nodeMap, t.fnNames = nodeMap, fnNames
+	return nil
+}
+
+// Merge adds every node and self value of other to t. other is not modified
+// (it may be t itself, which doubles every value).
+func (t *Tree) Merge(other *Tree) {
+	if other == nil || len(other.parent) <= 1 {
+		return
+	}
+	t.init()
+	n := len(other.parent)
+	nameMap := make([]int32, len(other.names))
+	for i := range nameMap {
+		nameMap[i] = -1
+	}
+	nodeMap := make([]int32, n)
+	for j := 1; j < n; j++ {
+		on := other.name[j]
+		name := nameMap[on]
+		if name < 0 {
+			name = t.intern(other.names[on])
+			nameMap[on] = name
+		}
+		c := t.child(nodeMap[other.parent[j]], name)
+		nodeMap[j] = c
+		t.self[c] += other.self[j]
+	}
+	t.dirty = true
+}
+
+// computeTotals makes total valid: each node's self plus its children's
+// totals, node 0 holding the tree total.
+func (t *Tree) computeTotals() {
+	t.init()
+	if !t.dirty {
+		return
+	}
+	copy(t.total, t.self)
+	for i := len(t.parent) - 1; i > 0; i-- {
+		t.total[t.parent[i]] += t.total[i]
+	}
+	t.dirty = false
+}
+
+// Total returns the sum of all values in the tree.
+func (t *Tree) Total() int64 {
+	t.computeTotals()
+	return t.total[0]
+}
+
+// Len returns the number of nodes, not counting the virtual root.
+func (t *Tree) Len() int {
+	if len(t.parent) == 0 {
+		return 0
+	}
+	return len(t.parent) - 1
+}
+
+// IterateStacks calls fn for every node with a non-zero self value, with
+// the node's stack of names root first. The slice is reused between calls.
+// Stacks come in node creation order.
+func (t *Tree) IterateStacks(fn func(rootFirst []string, self int64)) {
+	var stack []string
+	for i := 1; i < len(t.parent); i++ {
+		if t.self[i] == 0 {
+			continue
+		}
+		stack = stack[:0]
+		for n := int32(i); n > 0; n = t.parent[n] {
+			stack = append(stack, t.names[t.name[n]])
+		}
+		slices.Reverse(stack)
+		fn(stack, t.self[i])
+	}
+}
+
+// childLists returns every node's children sorted byte-wise by name: the
+// children of node v are kids[first[v]:first[v+1]]. It runs two counting
+// sorts (by name rank, then stably by parent) after sorting the distinct
+// names once, so it costs O(nodes + names·log names).
+func (t *Tree) childLists() (first, kids []int32) {
+	n := len(t.parent)
+	m := len(t.names)
+	order := make([]int32, m)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(t.names[a], t.names[b]) })
+	rank := make([]int32, m)
+	for r, id := range order {
+		rank[id] = int32(r)
+	}
+
+	// Nodes ordered by name rank.
+	pos := make([]int32, m+1)
+	for i := 1; i < n; i++ {
+		pos[rank[t.name[i]]+1]++
+	}
+	for r := 1; r <= m; r++ {
+		pos[r] += pos[r-1]
+	}
+	byRank := make([]int32, n-1)
+	for i := 1; i < n; i++ {
+		r := rank[t.name[i]]
+		byRank[pos[r]] = int32(i)
+		pos[r]++
+	}
+
+	// Stable by parent.
+	first = make([]int32, n+1)
+	for i := 1; i < n; i++ {
+		first[t.parent[i]+1]++
+	}
+	for v := 1; v <= n; v++ {
+		first[v] += first[v-1]
+	}
+	fill := make([]int32, n)
+	copy(fill, first[:n])
+	kids = make([]int32, n-1)
+	for _, c := range byRank {
+		par := t.parent[c]
+		kids[fill[par]] = c
+		fill[par]++
+	}
+	return first, kids
+}
+
+// minTotal returns the smallest total a node must reach to survive a budget
+// of maxNodes (api.md §6.5.3): the maxNodes-th largest total over all nodes
+// but the virtual root, duplicates counted; 0 when nothing is to be removed.
+func (t *Tree) minTotal(maxNodes int64) int64 {
+	n := int64(len(t.parent) - 1)
+	if maxNodes < 1 || n <= maxNodes {
+		return 0
+	}
+	vals := make([]int64, n)
+	copy(vals, t.total[1:])
+	return kthLargest(vals, int(maxNodes))
+}
+
+func growInt32(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
+}
