@@ -1,0 +1,169 @@
+package symdb
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/cinder-profiling/cinder/pkg/blockreader"
+)
+
+// noCache keeps no partition, so that every Partition call loads.
+type noCache struct{}
+
+func (noCache) Get(uint64) (*Partition, bool) { return nil, false }
+func (noCache) Add(uint64, *Partition)        {}
+
+// largestPartition returns the key of the partition with the most nodes.
+func largestPartition(tb testing.TB, r *Reader) (uint64, int) {
+	tb.Helper()
+	var best uint64
+	most := -1
+	for _, ph := range r.index.partitions {
+		n := 0
+		for _, c := range ph.chunks {
+			n += int(c.nodes)
+		}
+		if n > most {
+			best, most = ph.key, n
+		}
+	}
+	return best, most
+}
+
+// BenchmarkLoadPartition loads the largest partition of a block again and
+// again through a long-lived Reader, as after a cache eviction: the parquet
+// footers are read once, the partition's chunks and rows every time.
+func BenchmarkLoadPartition(b *testing.B) {
+	cases := []struct {
+		name string
+		open func(tb testing.TB) *Reader
+	}{
+		{"medium/format2", func(tb testing.TB) *Reader {
+			return openTestBlock(tb, blockByULID(tb, "01M7ZKZGFHVR6271E3X0RSYZC6"), WithPartitionCache(noCache{}))
+		}},
+		{"partial/format2", func(tb testing.TB) *Reader {
+			return openTestBlock(tb, blockByULID(tb, "01HHYG6245NWHZWVP27V8WJRT7"), WithPartitionCache(noCache{}))
+		}},
+		{"symdb-v3/format3", func(tb testing.TB) *Reader {
+			r := openSymdbDir(tb, "v3")
+			r.cache = noCache{}
+			return r
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			r := c.open(b)
+			key, nodes := largestPartition(b, r)
+			ctx := context.Background()
+			mustPartition(b, r, key) // open the parquet files
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := r.Partition(ctx, key); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(nodes), "nodes")
+		})
+	}
+}
+
+// BenchmarkOpen measures Open: meta.json already parsed, index only.
+func BenchmarkOpen(b *testing.B) {
+	bl := blockByULID(b, "01HHYG6245NWHZWVP27V8WJRT7")
+	dir := bl.path(sharedTestdata(b))
+	data, err := os.ReadFile(filepath.Join(dir, blockreader.MetaFilename))
+	if err != nil {
+		b.Fatal(err)
+	}
+	meta, err := blockreader.ParseMeta(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := memFiles{}
+	for _, f := range meta.Files {
+		if filepath.Base(f.RelPath) == indexSymdbName {
+			if files[f.RelPath], err = os.ReadFile(filepath.Join(dir, f.RelPath)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Open(context.Background(), meta, files); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeTree decodes the largest stack-trace chunk of the partial
+// block (167 584 nodes).
+func BenchmarkDecodeTree(b *testing.B) {
+	r := openTestBlock(b, blockByULID(b, "01HHYG6245NWHZWVP27V8WJRT7"))
+	key, _ := largestPartition(b, r)
+	ph := &r.index.partitions[r.index.byKey[key]]
+	c := ph.chunks[0]
+	ra, size, err := r.files.ReaderAt(context.Background(), r.layout.dataFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := readRanges(ra, size, []byteRange{{c.offset, c.size}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	parents, locs := make([]int32, c.nodes), make([]int32, c.nodes)
+	b.SetBytes(int64(c.size))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := decodeTree(parents, locs, data[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(c.nodes), "nodes")
+}
+
+// BenchmarkDecodeDelta decodes 1024 int32s, one symbol block's column.
+func BenchmarkDecodeDelta(b *testing.B) {
+	rng := newRand(4)
+	v := make([]int32, 1024)
+	for i := range v {
+		v[i] = int32(i*3 + rng.IntN(50))
+	}
+	data := deltaInt32s(v)
+	dst := make([]int64, 0, len(v))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if dst, err = decodeDelta(dst, data, len(v)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendLocations resolves every stack of the largest partition of
+// a medium block, leaf first, into a reused buffer.
+func BenchmarkAppendLocations(b *testing.B) {
+	r := openTestBlock(b, blockByULID(b, "01M7ZKZGFHVR6271E3X0RSYZC6"))
+	key, nodes := largestPartition(b, r)
+	p := mustPartition(b, r, key)
+	ids := make([]uint64, 0, nodes)
+	for id := 1; id < nodes; id++ {
+		ids = append(ids, uint64(id))
+	}
+	buf := make([]int32, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, id := range ids {
+			var err error
+			if buf, err = p.AppendLocations(buf[:0], id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(ids)), "stacks/op")
+	_ = slices.Clip(buf)
+}
