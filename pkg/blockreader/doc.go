@@ -1,5 +1,6 @@
 // Package blockreader opens and reads one Pyroscope/Phlare v1 block: its
-// meta.json, its series index (index.tsdb) and, later, its profiles table.
+// meta.json, its series index (index.tsdb) and its profiles table
+// (profiles.parquet).
 //
 // It knows the on-disk formats byte by byte and nothing about tenants,
 // buckets, queries or the API: callers hand it bytes (or a reader) and get
