@@ -13,7 +13,8 @@ import (
 // Block is one loaded, validated block of one tenant.
 //
 // NOTE: a Block is shared by every snapshot and every query that sees it and
-// is never modified after loading; callers must not modify it either.
+// is never modified after loading, except for the readers it opens lazily
+// under its own lock; callers must not modify it.
 type Block struct {
 	Meta   *blockreader.Meta
 	Index  *blockreader.IndexReader
@@ -21,6 +22,8 @@ type Block struct {
 	// Files reads the block's other files (those meta.json lists) from the
 	// bucket with ranged reads.
 	Files blockreader.BlockFiles
+
+	readers blockReaders
 }
 
 // ID returns the block's ULID.
