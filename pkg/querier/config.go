@@ -11,6 +11,7 @@ type Config struct {
 	MaxQueryLookback    time.Duration `yaml:"max_query_lookback"`
 	MaxQueryLength      time.Duration `yaml:"max_query_length"`
 	MaxRequestBytes     int           `yaml:"max_request_bytes"`
+	MaxSeriesPoints     int           `yaml:"max_series_points"`
 }
 
 // RegisterFlags registers the service's flags with their defaults.
@@ -23,4 +24,6 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 		"Reject queries whose time range is longer than this (0 = no limit).")
 	f.IntVar(&c.MaxRequestBytes, "querier.max-request-bytes", 1<<20,
 		"Reject decoded requests larger than this many bytes with invalid_argument.")
+	f.IntVar(&c.MaxSeriesPoints, "querier.max-series-points", 1_000_000,
+		"Refuse SelectSeries queries whose range and step make more points per series than this (0 = no limit).")
 }

@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/cinder-profiling/cinder/pkg/flamegraph"
 	"github.com/cinder-profiling/cinder/pkg/selector"
 )
 
@@ -20,7 +21,8 @@ func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, 
 	switch {
 	case errors.As(err, &ce):
 		return err
-	case errors.Is(err, selector.ErrInvalidSelector), errors.Is(err, selector.ErrInvalidProfileType):
+	case errors.Is(err, selector.ErrInvalidSelector), errors.Is(err, selector.ErrInvalidProfileType),
+		errors.Is(err, flamegraph.ErrInvalidMaxNodes):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, err)

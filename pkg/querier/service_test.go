@@ -301,3 +301,37 @@ func TestCompareLabels(t *testing.T) {
 		t.Errorf("order %s, want %s", got.String(), want)
 	}
 }
+
+func TestProfileStatsAndAnalyzeQuery(t *testing.T) {
+	s := newTestServer(t, Config{}, staticBlocks{DefaultTenant: fixtureBlocks(t, DefaultTenant)})
+	r := s.post("GetProfileStats", `{}`)
+	// The oldest fixture block starts at 1 s, the newest ends 2023-09-11T19:23:30Z.
+	if r.status != 200 || r.body["dataIngested"] != true || r.body["oldestProfileTime"] != "1000" || r.body["newestProfileTime"] != "1694460210000" {
+		t.Errorf("GetProfileStats: %d %s", r.status, r.raw)
+	}
+	empty := newTestServer(t, Config{}, staticBlocks{})
+	if r := empty.post("GetProfileStats", `{}`); r.body["oldestProfileTime"] != "9223372036854775807" || r.body["newestProfileTime"] != "-9223372036854775808" {
+		t.Errorf("GetProfileStats without data: %s", r.raw)
+	}
+
+	r = s.post("AnalyzeQuery", `{"start": 1, "end": 1700000000000, "query": "process_cpu:cpu:nanoseconds:cpu:nanoseconds{job=\"a\"}"}`)
+	if r.status != 200 {
+		t.Fatalf("AnalyzeQuery: %d %s", r.status, r.raw)
+	}
+	scopes, _ := r.body["queryScopes"].([]any)
+	if len(scopes) != 2 {
+		t.Fatalf("want two scopes: %s", r.raw)
+	}
+	long := scopes[1].(map[string]any)
+	impact := r.body["queryImpact"].(map[string]any)
+	// Four fixture blocks overlap; job="a" is one series of one of them.
+	if long["blockCount"] != "4" || impact["totalQueriedSeries"] != "1" || long["indexBytes"] == nil {
+		t.Errorf("AnalyzeQuery: %s", r.raw)
+	}
+	if r := s.post("AnalyzeQuery", `{}`); r.status != 200 || r.raw != "{}" {
+		t.Errorf("AnalyzeQuery without a range: %d %s", r.status, r.raw)
+	}
+	if r := s.post("AnalyzeQuery", `{"start": 1, "end": 2, "query": "{"}`); r.status != 400 {
+		t.Errorf("AnalyzeQuery with a bad query: %d %s", r.status, r.raw)
+	}
+}

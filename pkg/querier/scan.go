@@ -1,0 +1,244 @@
+package querier
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/bucket"
+	"github.com/cinder-profiling/cinder/pkg/selector"
+	"github.com/cinder-profiling/cinder/pkg/symdb"
+)
+
+// blockSeries are the series of one block that a query selected.
+type blockSeries struct {
+	// indexes are their SeriesIndex values, ascending.
+	indexes []uint32
+	// fingerprints and labels are indexed like indexes; labels only when
+	// asked for.
+	fingerprints []uint64
+	labels       []blockreader.Labels
+}
+
+// position returns where seriesIndex is in indexes.
+func (s *blockSeries) position(seriesIndex uint32) (int, bool) {
+	return slices.BinarySearch(s.indexes, seriesIndex)
+}
+
+func selectBlockSeries(b *bucket.Block, ms []*labels.Matcher, withLabels bool) (*blockSeries, error) {
+	refs, err := selector.SelectSeries(b.Index, ms)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		index       uint32
+		fingerprint uint64
+		labels      blockreader.Labels
+	}
+	entries := make([]entry, 0, len(refs))
+	var s blockreader.Series
+	for _, ref := range refs {
+		if err := b.Index.Series(ref, &s); err != nil {
+			return nil, err
+		}
+		e := entry{index: s.SeriesIndex, fingerprint: s.Fingerprint}
+		if withLabels {
+			e.labels = slices.Clone(s.Labels)
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.index, b.index) })
+	out := &blockSeries{
+		indexes:      make([]uint32, len(entries)),
+		fingerprints: make([]uint64, len(entries)),
+	}
+	if withLabels {
+		out.labels = make([]blockreader.Labels, len(entries))
+	}
+	for i, e := range entries {
+		out.indexes[i], out.fingerprints[i] = e.index, e.fingerprint
+		if withLabels {
+			out.labels[i] = e.labels
+		}
+	}
+	return out, nil
+}
+
+// rowVisitor receives the selected profiles of one block. series is the
+// position of the row's series in blockSeries.
+type rowVisitor func(row *blockreader.ProfileRow, series int) error
+
+// scanOptions say what a scan reads.
+type scanOptions struct {
+	columns blockreader.ProfileColumns
+	// withLabels decodes the label sets of the selected series.
+	withLabels bool
+}
+
+// forEachProfile scans the profiles that q selects in the planned blocks.
+// newVisitor is called once per block (i is the block's position in the
+// plan) and returns the visitor of its rows. Blocks are read concurrently,
+// except that when profiles may repeat across blocks every block is read in
+// order and a profile seen before — same series fingerprint, same
+// timestamp — is skipped.
+func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQuery, opts scanOptions,
+	newVisitor func(i int, b *bucket.Block, series *blockSeries) rowVisitor) error {
+	if q.profileIDs != nil {
+		opts.columns |= blockreader.ColumnID
+	}
+	scanBlock := func(ctx context.Context, i int, seen map[profileKey]struct{}) error {
+		b := plan.blocks[i]
+		series, err := selectBlockSeries(b, q.matchers, opts.withLabels)
+		if err != nil {
+			return fmt.Errorf("block %s: index.tsdb: %w", b.Meta.ULID, err)
+		}
+		if len(series.indexes) == 0 {
+			return nil
+		}
+		profiles, err := b.Profiles(ctx)
+		if err != nil {
+			return err
+		}
+		visit := newVisitor(i, b, series)
+		sel := blockreader.ProfileSelection{
+			SeriesIndexes: series.indexes,
+			StartNanos:    q.start * 1e6,
+			EndNanos:      q.end * 1e6,
+		}
+		err = profiles.Scan(ctx, sel, opts.columns, func(row *blockreader.ProfileRow) error {
+			pos, ok := series.position(row.SeriesIndex)
+			if !ok {
+				return nil
+			}
+			if q.profileIDs != nil {
+				if _, ok := q.profileIDs[row.ID]; !ok {
+					return nil
+				}
+			}
+			if seen != nil {
+				k := profileKey{series.fingerprints[pos], row.TimeNanos}
+				if _, dup := seen[k]; dup {
+					return nil
+				}
+				seen[k] = struct{}{}
+			}
+			return visit(row, pos)
+		})
+		if err != nil {
+			return fmt.Errorf("block %s: %w", b.Meta.ULID, err)
+		}
+		return nil
+	}
+
+	if plan.needsDedup() {
+		seen := map[profileKey]struct{}{}
+		for i := range plan.blocks {
+			if err := scanBlock(ctx, i, seen); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.parallelism())
+	for i := range plan.blocks {
+		g.Go(func() error { return scanBlock(gctx, i, nil) })
+	}
+	return g.Wait()
+}
+
+// profileKey identifies a profile across replicated blocks.
+type profileKey struct {
+	fingerprint uint64
+	timeNanos   int64
+}
+
+// stackValues sums the sample values of one block's profiles per stack-trace
+// node of each partition, so every distinct stack is resolved once, later,
+// by whoever turns the sums into a tree or a profile.
+type stackValues struct {
+	ctx     context.Context
+	block   *bucket.Block
+	symbols *symdb.Reader
+	parts   map[uint64]*partitionValues
+	last    *partitionValues
+}
+
+// partitionValues are the summed values per node of one partition.
+type partitionValues struct {
+	part *symdb.Partition
+	self []int64
+}
+
+func newStackValues(ctx context.Context, b *bucket.Block) *stackValues {
+	return &stackValues{ctx: ctx, block: b, parts: map[uint64]*partitionValues{}}
+}
+
+// add adds a row's positive sample values to its stacks' nodes.
+func (a *stackValues) add(row *blockreader.ProfileRow) error {
+	pv, err := a.partition(row.Partition)
+	if err != nil {
+		return err
+	}
+	for i, id := range row.StacktraceIDs {
+		v := row.Values[i]
+		if v <= 0 {
+			continue
+		}
+		node, err := pv.part.NodeOf(id)
+		if err != nil {
+			return fmt.Errorf("partition %d: stack trace %d: %w", row.Partition, id, err)
+		}
+		if node >= 0 {
+			pv.self[node] += v
+		}
+	}
+	return nil
+}
+
+func (a *stackValues) partition(key uint64) (*partitionValues, error) {
+	if a.last != nil && a.last.part.Key == key {
+		return a.last, nil
+	}
+	pv, ok := a.parts[key]
+	if !ok {
+		if a.symbols == nil {
+			syms, err := a.block.Symbols(a.ctx)
+			if err != nil {
+				return nil, err
+			}
+			a.symbols = syms
+		}
+		part, err := a.symbols.Partition(a.ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		pv = &partitionValues{part: part, self: make([]int64, len(part.Parents))}
+		a.parts[key] = pv
+	}
+	a.last = pv
+	return pv, nil
+}
+
+// sorted returns the partitions in key order, for deterministic output.
+func (a *stackValues) sorted() []*partitionValues {
+	out := make([]*partitionValues, 0, len(a.parts))
+	for _, pv := range a.parts {
+		out = append(out, pv)
+	}
+	slices.SortFunc(out, func(x, y *partitionValues) int { return cmp.Compare(x.part.Key, y.part.Key) })
+	return out
+}
+
+// parallelism is how many blocks are worked on at once.
+func (s *Service) parallelism() int { return runtime.GOMAXPROCS(0) }
+
+func wrapBlock(b *bucket.Block, err error) error {
+	return fmt.Errorf("block %s: %w", b.Meta.ULID, err)
+}
