@@ -124,6 +124,7 @@ func newMux(svc *querier.Service, syncer *bucket.Syncer, reg *prometheus.Registr
 	mux := http.NewServeMux()
 	path, handler := svc.Handler(reg)
 	mux.Handle(path, handler)
+	mux.Handle("/pyroscope/", svc.LegacyHandler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !syncer.Ready() {
 			http.Error(w, "not ready: first block sync has not finished", http.StatusServiceUnavailable)
