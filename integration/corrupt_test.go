@@ -84,7 +84,7 @@ func TestCorruptBlocksAreSkipped(t *testing.T) {
 		checked++
 		t.Run(c.Name, func(t *testing.T) {
 			for _, p := range protos {
-				t.Run(p.name, func(t *testing.T) { checkAnswer(t, p.name, fromGolden(c), p.call(t, s, c)) })
+				t.Run(p.name, func(t *testing.T) { checkAnswer(t, p.name, c.Method, fromGolden(c), p.call(t, s, c)) })
 			}
 		})
 	}

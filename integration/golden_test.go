@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
 	querierv1 "github.com/cinder-profiling/cinder/proto/querier/v1"
 	typesv1 "github.com/cinder-profiling/cinder/proto/types/v1"
 )
@@ -36,6 +37,7 @@ type goldenCase struct {
 	Response    json.RawMessage `json:"response"`
 	Error       *goldenError    `json:"error"`
 	Notes       string          `json:"notes"`
+	Canonical   json.RawMessage `json:"response_canonical"`
 	dir         string
 	responseAny any
 }
@@ -60,18 +62,26 @@ var rpcTypes = map[string]struct{ req, resp func() proto.Message }{
 	"Series": {
 		func() proto.Message { return &querierv1.SeriesRequest{} },
 		func() proto.Message { return &querierv1.SeriesResponse{} }},
+	"SelectMergeStacktraces": {
+		func() proto.Message { return &querierv1.SelectMergeStacktracesRequest{} },
+		func() proto.Message { return &querierv1.SelectMergeStacktracesResponse{} }},
+	"SelectMergeProfile": {
+		func() proto.Message { return &querierv1.SelectMergeProfileRequest{} },
+		func() proto.Message { return &googlev1.Profile{} }},
+	"Diff": {
+		func() proto.Message { return &querierv1.DiffRequest{} },
+		func() proto.Message { return &querierv1.DiffResponse{} }},
+	"SelectSeries": {
+		func() proto.Message { return &querierv1.SelectSeriesRequest{} },
+		func() proto.Message { return &querierv1.SelectSeriesResponse{} }},
+	"SelectHeatmap": {
+		func() proto.Message { return &querierv1.SelectHeatmapRequest{} },
+		func() proto.Message { return &querierv1.SelectHeatmapResponse{} }},
 }
 
 // pendingMethods are golden methods whose RPCs later issues build; their
 // cases are reported as skipped, by name, with the reason.
-var pendingMethods = map[string]string{
-	"SelectMergeStacktraces": "issue 3 (merging)",
-	"SelectMergeProfile":     "issue 3 (merging)",
-	"Diff":                   "issue 3 (merging)",
-	"GET /pyroscope/render":  "issue 3 (legacy render)",
-	"SelectSeries":           "issue 4 (time series)",
-	"SelectHeatmap":          "issue 4 (heatmap)",
-}
+var pendingMethods = map[string]string{}
 
 func loadGoldens(t *testing.T, dir string) []*goldenCase {
 	t.Helper()
@@ -108,18 +118,34 @@ type expectation struct {
 	code       string // Connect code name on error, "" on success
 	response   any    // parsed protobuf JSON on success
 	why        string // set when the answer differs from Pyroscope's, and why
+	// check, when set, replaces the comparison with response.
+	check func(t *testing.T, got any)
 }
 
 func fromGolden(c *goldenCase) expectation {
 	if c.Error != nil {
 		return expectation{httpStatus: c.HTTPStatus, code: c.Error.Code}
 	}
+	if c.Method == "SelectMergeProfile" {
+		// Merged profiles are compared through their canonical view.
+		var canonical any
+		if err := json.Unmarshal(c.Canonical, &canonical); err != nil {
+			panic(fmt.Sprintf("%s: response_canonical: %v", c.Name, err))
+		}
+		return expectation{httpStatus: c.HTTPStatus, response: canonical}
+	}
 	return expectation{httpStatus: c.HTTPStatus, response: c.responseAny}
 }
 
 // override computes the correct answer for a case where
 // ../shared/testdata/README.md says Pyroscope's answer is wrong.
-type override func(t *testing.T, byName map[string]*goldenCase) expectation
+type override func(t *testing.T, byName map[string]*goldenCase, env overrideEnv) expectation
+
+// overrideEnv is what an override may consult besides other goldens.
+type overrideEnv struct {
+	server  *server
+	dataset string // the bucket directory
+}
 
 var overrides = map[string]map[string]override{
 	"fixtures": {
@@ -147,13 +173,13 @@ var overrides = map[string]map[string]override{
 }
 
 func invalidArgument(why string) override {
-	return func(*testing.T, map[string]*goldenCase) expectation {
+	return func(*testing.T, map[string]*goldenCase, overrideEnv) expectation {
 		return expectation{httpStatus: http.StatusBadRequest, code: "invalid_argument", why: why}
 	}
 }
 
 func sameAs(other, why string) override {
-	return func(t *testing.T, byName map[string]*goldenCase) expectation {
+	return func(t *testing.T, byName map[string]*goldenCase, _ overrideEnv) expectation {
 		o := byName[other]
 		if o == nil || o.Error != nil {
 			t.Fatalf("override needs the successful golden case %s", other)
@@ -167,7 +193,7 @@ func sameAs(other, why string) override {
 // unionOf is the sorted, deduplicated union of the label sets of several
 // Series goldens with the same label names.
 func unionOf(why string, names ...string) override {
-	return func(t *testing.T, byName map[string]*goldenCase) expectation {
+	return func(t *testing.T, byName map[string]*goldenCase, _ overrideEnv) expectation {
 		seen := map[string]any{}
 		for _, n := range names {
 			o := byName[n]
@@ -333,17 +359,25 @@ func TestGolden(t *testing.T) {
 					if reason, ok := pendingMethods[c.Method]; ok {
 						t.Skipf("%s is built by %s", c.Method, reason)
 					}
+					if c.Method == renderMethod {
+						want := fromGolden(c)
+						if o, ok := overrides[dataset][c.Name]; ok {
+							want = o(t, byName, overrideEnv{server: s, dataset: filepath.Join(root, "blocks", dataset)})
+						}
+						checkAnswer(t, "http", c.Method, want, callRender(t, s, c))
+						return
+					}
 					if _, ok := rpcTypes[c.Method]; !ok {
 						t.Fatalf("golden method %q is unknown to the test", c.Method)
 					}
 					want := fromGolden(c)
 					if o, ok := overrides[dataset][c.Name]; ok {
-						want = o(t, byName)
+						want = o(t, byName, overrideEnv{server: s, dataset: filepath.Join(root, "blocks", dataset)})
 						t.Logf("answer differs from Pyroscope's on purpose: %s", want.why)
 					}
 					for _, p := range protos {
 						t.Run(p.name, func(t *testing.T) {
-							checkAnswer(t, p.name, want, p.call(t, s, c))
+							checkAnswer(t, p.name, c.Method, want, p.call(t, s, c))
 						})
 					}
 				})
@@ -352,7 +386,7 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func checkAnswer(t *testing.T, proto string, want expectation, got answer) {
+func checkAnswer(t *testing.T, proto, method string, want expectation, got answer) {
 	t.Helper()
 	if want.code != "" {
 		if got.code != want.code {
@@ -368,6 +402,14 @@ func checkAnswer(t *testing.T, proto string, want expectation, got answer) {
 	}
 	if got.code != "" {
 		t.Fatalf("got error %s: %s, want success", got.code, got.message)
+	}
+	if want.check != nil {
+		want.check(t, got.response)
+		return
+	}
+	if cmp, ok := comparers[method]; ok {
+		cmp(t, got.response, want.response)
+		return
 	}
 	if !reflect.DeepEqual(got.response, want.response) {
 		t.Fatalf("response differs\n got: %s\nwant: %s", shortJSON(got.response), shortJSON(want.response))
