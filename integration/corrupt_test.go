@@ -143,3 +143,56 @@ func truncateFile(t *testing.T, p string, frac float64) {
 	b := readFile(t, p)
 	writeFile(t, p, b[:int(float64(len(b))*frac)])
 }
+
+// TestCorruptBlockDataFailsQueries breaks the symbols or the profiles table
+// of a block whose index is intact: the sync cannot see that, so the query
+// that reads them must fail with internal, naming the block and the file,
+// and never answer from what it could read.
+func TestCorruptBlockDataFailsQueries(t *testing.T) {
+	root := sharedTestdata(t)
+	const block = "01HA2V3CPSZ9E0HMQNNHH89WSS"
+	for _, tc := range []struct {
+		name, file string
+		breakIt    func(p string)
+	}{
+		{"stack trace chunk CRC", "symbols/stacktraces.symdb", func(p string) {
+			b := readFile(t, p)
+			b[len(b)/2] ^= 0xff
+			writeFile(t, p, b)
+		}},
+		{"truncated symdb index", "symbols/index.symdb", func(p string) { truncateFile(t, p, 0.6) }},
+		{"garbage profiles table", "profiles.parquet", func(p string) {
+			b := readFile(t, p)
+			for i := len(b) - 200; i < len(b)-8; i++ {
+				b[i] = 0x5a
+			}
+			writeFile(t, p, b)
+		}},
+		{"locations table", "symbols/locations.parquet", func(p string) { truncateFile(t, p, 0.5) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bucketDir := t.TempDir()
+			copyTree(t, filepath.Join(root, "blocks", "fixtures"), bucketDir)
+			tc.breakIt(filepath.Join(bucketDir, "anonymous", "phlaredb", block, filepath.FromSlash(tc.file)))
+			s := startServer(t, bucketDir)
+			body := `{"profileTypeID": "process_cpu:cpu:nanoseconds:cpu:nanoseconds", "labelSelector": "{}", "start": 1694460120000, "end": 1694460210000}`
+			r, _ := http.NewRequest(http.MethodPost, s.URL+"/querier.v1.QuerierService/SelectMergeStacktraces", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			st, _, resp := httpDo(t, r)
+			msg := string(resp)
+			if st != http.StatusInternalServerError || !strings.Contains(msg, `"internal"`) {
+				t.Fatalf("got HTTP %d %s, want 500 internal", st, msg)
+			}
+			if !strings.Contains(msg, block) || !strings.Contains(msg, tc.file) {
+				t.Errorf("error %s does not name block %s and file %s", msg, block, tc.file)
+			}
+			// The server survives and still answers other blocks.
+			body = `{"profileTypeID": "process_cpu:cpu:nanoseconds:cpu:nanoseconds", "labelSelector": "{}", "start": 1000, "end": 20000}`
+			r, _ = http.NewRequest(http.MethodPost, s.URL+"/querier.v1.QuerierService/SelectMergeStacktraces", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			if st, _, resp := httpDo(t, r); st != http.StatusOK || jsonInt(t, field(parseJSON(t, resp), "flamegraph", "total")) != 20 {
+				t.Errorf("another block's query: HTTP %d %s, want a total of 20", st, resp)
+			}
+		})
+	}
+}
