@@ -35,6 +35,12 @@ func (s staticBlocks) Blocks(tenant string, start, end int64) []*bucket.Block {
 
 func fixtureBlocks(t *testing.T, tenant string) []*bucket.Block {
 	t.Helper()
+	return loadBlocks(t, "fixtures", tenant)
+}
+
+// loadBlocks opens every block of a dataset of the shared test data.
+func loadBlocks(t testing.TB, dataset, tenant string) []*bucket.Block {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +51,7 @@ func fixtureBlocks(t *testing.T, tenant string) []*bucket.Block {
 		}
 		dir = filepath.Dir(dir)
 	}
-	root := filepath.Join(dir, "..", "shared", "testdata", "blocks", "fixtures", "anonymous", "phlaredb")
+	root := filepath.Join(dir, "..", "shared", "testdata", "blocks", dataset, "anonymous", "phlaredb")
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		t.Skipf("shared test data not found (%v): these tests need ../shared/testdata beside the repository", err)
@@ -68,7 +74,8 @@ func fixtureBlocks(t *testing.T, tenant string) []*bucket.Block {
 		if err != nil {
 			t.Fatal(err)
 		}
-		blocks = append(blocks, &bucket.Block{Meta: meta, Index: ix, Tenant: tenant})
+		files := blockreader.DirFiles(filepath.Join(root, e.Name()))
+		blocks = append(blocks, &bucket.Block{Meta: meta, Index: ix, Tenant: tenant, Files: files})
 	}
 	return blocks
 }
