@@ -92,6 +92,9 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 	if q.profileIDs != nil {
 		opts.columns |= blockreader.ColumnID
 	}
+	if q.spanIDs != nil {
+		opts.columns |= blockreader.ColumnSpanIDs
+	}
 	scanBlock := func(ctx context.Context, i int, seen map[profileKey]struct{}) error {
 		b := plan.blocks[i]
 		series, err := selectBlockSeries(b, q.matchers, opts.withLabels)
@@ -106,6 +109,7 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 			return err
 		}
 		visit := newVisitor(i, b, series)
+		var spans spanFilter
 		sel := blockreader.ProfileSelection{
 			SeriesIndexes: series.indexes,
 			StartNanos:    q.start * 1e6,
@@ -120,6 +124,9 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 				if _, ok := q.profileIDs[row.ID]; !ok {
 					return nil
 				}
+			}
+			if q.spanIDs != nil && !spans.keep(row, q.spanIDs) {
+				return nil
 			}
 			if seen != nil {
 				k := profileKey{series.fingerprints[pos], row.TimeNanos}
@@ -241,4 +248,28 @@ func (s *Service) parallelism() int { return runtime.GOMAXPROCS(0) }
 
 func wrapBlock(b *bucket.Block, err error) error {
 	return fmt.Errorf("block %s: %w", b.Meta.ULID, err)
+}
+
+// spanFilter narrows a row's samples to those of selected spans, in
+// buffers of its own: the row's slices belong to the reader.
+type spanFilter struct {
+	ids    []uint64
+	values []int64
+}
+
+// keep filters row's samples and reports whether any is left. Files without
+// span IDs have none.
+func (f *spanFilter) keep(row *blockreader.ProfileRow, spans map[uint64]struct{}) bool {
+	f.ids, f.values = f.ids[:0], f.values[:0]
+	if len(row.SpanIDs) != len(row.StacktraceIDs) {
+		return false
+	}
+	for i, span := range row.SpanIDs {
+		if _, ok := spans[span]; ok {
+			f.ids = append(f.ids, row.StacktraceIDs[i])
+			f.values = append(f.values, row.Values[i])
+		}
+	}
+	row.StacktraceIDs, row.Values = f.ids, f.values
+	return len(f.ids) > 0
 }

@@ -1,6 +1,7 @@
 package querier
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ type selectQuery struct {
 	empty bool
 	// profileIDs, when non-nil, keeps only the profiles with these IDs.
 	profileIDs map[[16]byte]struct{}
+	// spanIDs, when non-nil, keeps only the samples of these spans.
+	spanIDs map[uint64]struct{}
 }
 
 // parseSelectQuery validates the parts every Select* request shares, in the
@@ -73,4 +76,21 @@ func parseUUID(s string) ([16]byte, error) {
 		return u, fmt.Errorf("%q: %w", s, errBadUUID)
 	}
 	return u, nil
+}
+
+// parseSpanIDs parses span IDs as 16 hex digits; a span ID is the
+// little-endian integer of its 8 bytes, as stored.
+func parseSpanIDs(ids []string) (map[uint64]struct{}, error) {
+	out := make(map[uint64]struct{}, len(ids))
+	for i, id := range ids {
+		var b [8]byte
+		if len(id) != 16 {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("span_selector[%d]: %q is not 16 hex digits", i, id))
+		}
+		if _, err := hex.Decode(b[:], []byte(id)); err != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("span_selector[%d]: %q is not 16 hex digits", i, id))
+		}
+		out[binary.LittleEndian.Uint64(b[:])] = struct{}{}
+	}
+	return out, nil
 }

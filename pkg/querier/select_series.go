@@ -51,11 +51,9 @@ func (s *Service) SelectSeries(ctx context.Context, req *connect.Request[querier
 	if m.GetLimit() < 0 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errLimit)
 	}
-	var callSite []string
-	if sts := m.GetStackTraceSelector(); sts != nil {
-		for _, l := range sts.CallSite {
-			callSite = append(callSite, l.Name)
-		}
+	callSite, err := callSiteNames(m.GetStackTraceSelector())
+	if err != nil {
+		return nil, err
 	}
 	if buckets := (q.end-q.start)/stepMs + 1; s.cfg.MaxSeriesPoints > 0 && buckets > int64(s.cfg.MaxSeriesPoints) {
 		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
@@ -256,4 +254,17 @@ func (c *callSiteValues) value(row *blockreader.ProfileRow) (int64, error) {
 		}
 	}
 	return sum, nil
+}
+
+// callSiteNames returns a stack trace selector's call site, root first. A
+// frame without a name can match no stack and is the caller's mistake.
+func callSiteNames(sts *typesv1.StackTraceSelector) ([]string, error) {
+	var names []string
+	for i, l := range sts.GetCallSite() {
+		if l.GetName() == "" {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("stack_trace_selector.call_site[%d]: the function name is empty", i))
+		}
+		names = append(names, l.GetName())
+	}
+	return names, nil
 }

@@ -342,3 +342,35 @@ func TestProfileStatsAndAnalyzeQuery(t *testing.T) {
 		t.Errorf("AnalyzeQuery with a bad query: %d %s", r.status, r.raw)
 	}
 }
+
+func TestSelectBadInput(t *testing.T) {
+	s := newTestServer(t, Config{MaxSeriesPoints: 1000}, staticBlocks{DefaultTenant: fixtureBlocks(t, DefaultTenant)})
+	const base = `"profileTypeID": "process_cpu:cpu:nanoseconds:cpu:nanoseconds", "labelSelector": "{}", "start": 1694460120000, "end": 1694460210000`
+	for _, tc := range []struct {
+		name, method, body, wantCode, wantMsg string
+	}{
+		{"step zero", "SelectSeries", `{` + base + `}`, "invalid_argument", "step must be non-zero"},
+		{"step negative", "SelectSeries", `{` + base + `, "step": -15}`, "invalid_argument", "step must be positive"},
+		{"step below a millisecond", "SelectSeries", `{` + base + `, "step": 0.0001}`, "invalid_argument", "step"},
+		{"unknown aggregation", "SelectSeries", `{` + base + `, "step": 15, "aggregation": 7}`, "invalid_argument", "aggregation"},
+		{"negative limit", "SelectSeries", `{` + base + `, "step": 15, "limit": -1}`, "invalid_argument", "limit"},
+		{"empty call site name", "SelectSeries", `{` + base + `, "step": 15, "stackTraceSelector": {"callSite": [{"name": ""}]}}`, "invalid_argument", "call_site[0]"},
+		{"too many points", "SelectSeries", `{` + base + `, "step": 0.01}`, "resource_exhausted", "max-series-points"},
+		{"missing time range", "SelectMergeStacktraces", `{"profileTypeID": "process_cpu:cpu:nanoseconds:cpu:nanoseconds", "labelSelector": "{}"}`, "invalid_argument", "missing time range"},
+		{"bad profile type", "SelectMergeProfile", `{"profileTypeID": "cpu", "labelSelector": "{}", "start": 1, "end": 2}`, "invalid_argument", "profile-type selection"},
+		{"bad profile ID", "SelectMergeStacktraces", `{` + base + `, "profileIdSelector": ["nope"]}`, "invalid_argument", "profile_id_selector"},
+		{"max nodes too big", "SelectMergeStacktraces", `{` + base + `, "maxNodes": 2000000}`, "invalid_argument", "greater than allowed"},
+		{"dot format", "SelectMergeStacktraces", `{` + base + `, "format": "PROFILE_FORMAT_DOT"}`, "unimplemented", "DOT"},
+		{"diff without sides", "Diff", `{}`, "invalid_argument", "missing time range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.post(tc.method, tc.body)
+			if r.body["code"] != tc.wantCode {
+				t.Fatalf("got %d %s, want %s", r.status, r.raw, tc.wantCode)
+			}
+			if msg, _ := r.body["message"].(string); !strings.Contains(msg, tc.wantMsg) {
+				t.Errorf("message %q does not say %q", msg, tc.wantMsg)
+			}
+		})
+	}
+}
