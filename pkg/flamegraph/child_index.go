@@ -13,6 +13,12 @@ type childIndex struct {
 
 const childIndexMinSize = 64
 
+// reset empties the index, keeping its capacity.
+func (ix *childIndex) reset() {
+	clear(ix.keys)
+	ix.count = 0
+}
+
 func childKey(parent, key int32) uint64 {
 	return (uint64(uint32(parent))<<32 | uint64(uint32(key))) + 1
 }

@@ -1,10 +1,11 @@
 // Package flamegraph owns everything between resolved stack traces and the
 // shapes a client receives: the call tree merged by function name (Tree),
 // its flame graph layout with node-budget truncation (FlameGraph), the tree
-// byte format of PROFILE_FORMAT_TREE (MarshalTree, UnmarshalTree), the diff
-// of two trees (NewDiff), the merged pprof profile of SelectMergeProfile
-// (ProfileBuilder) and the flamebearer JSON of the legacy /pyroscope/render
-// endpoints.
+// byte format of PROFILE_FORMAT_TREE (MarshalTree, UnmarshalTree), the
+// stages of Pyroscope's read path that truncate a tree before it is laid
+// out (AddPartitionTruncated, Truncate), the diff of two trees (NewDiff),
+// the merged pprof profile of SelectMergeProfile (ProfileBuilder) and the
+// flamebearer JSON of the legacy /pyroscope/render endpoints.
 //
 // Its input is the symdb.Partition contract plus per-node sample values
 // summed by the caller; it knows nothing about blocks, selectors, time

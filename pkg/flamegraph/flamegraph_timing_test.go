@@ -154,10 +154,11 @@ func BenchmarkProfileBuilder(b *testing.B) {
 			var samples int
 			for b.Loop() {
 				pb := NewProfileBuilder(pt, 0, 1)
+				pb.SetMaxNodes(maxNodes)
 				if err := pb.AddPartition(p, values); err != nil {
 					b.Fatal(err)
 				}
-				samples = len(pb.Build(maxNodes).Sample)
+				samples = len(pb.Build().Sample)
 			}
 			b.ReportMetric(float64(samples), "samples")
 		})
@@ -171,6 +172,43 @@ func BenchmarkProfileBuilder(b *testing.B) {
 		b.ResetTimer()
 		for b.Loop() {
 			if err := pb.AddPartition(p, values); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkTreeAddPartitionTruncated(b *testing.B) {
+	p, values := syntheticPartition(400_000, 1)
+	// 8192 truncates the partition's tree; 1<<20 keeps it whole after
+	// building it on its own.
+	for _, maxNodes := range []int64{8192, 1 << 20} {
+		b.Run(fmt.Sprint("maxNodes=", maxNodes), func(b *testing.B) {
+			tr := NewTree()
+			b.ReportAllocs()
+			for b.Loop() {
+				tr.reset()
+				if err := tr.AddPartitionTruncated(p, values, maxNodes); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(tr.Len()), "tree-nodes")
+		})
+	}
+}
+
+func BenchmarkTruncate(b *testing.B) {
+	tr := benchTree(b)
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tr.Truncate(8192)
+		}
+	})
+	b.Run("roundtrip", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := UnmarshalTree(tr.MarshalTree(8192)); err != nil {
 				b.Fatal(err)
 			}
 		}

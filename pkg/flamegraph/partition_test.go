@@ -110,7 +110,7 @@ func TestProfileBuilderAddPartition(t *testing.T) {
 	if err := b.AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	prof := b.Build(0)
+	prof := b.Build()
 	checkProfileIDs(t, prof)
 	c := CanonicalView(prof)
 	if c.NumSamplesRaw != 8 {
@@ -137,7 +137,7 @@ func TestProfileBuilderAddPartition(t *testing.T) {
 	if err := b.AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	prof = b.Build(0)
+	prof = b.Build()
 	checkProfileIDs(t, prof)
 	if len(prof.Sample) != 8 || len(prof.Location) != 6 || len(prof.Function) != 5 || len(prof.Mapping) != 1 {
 		t.Errorf("after adding twice: %d samples, %d locations, %d functions, %d mappings",
@@ -183,7 +183,7 @@ func TestProfileBuilderSelectors(t *testing.T) {
 			if err := b.AddPartition(p, values); err != nil {
 				t.Fatal(err)
 			}
-			prof := b.Build(0)
+			prof := b.Build()
 			checkProfileIDs(t, prof)
 			c := CanonicalView(prof)
 			if tc.samples == nil {
@@ -211,7 +211,7 @@ func TestProfileBuilderSelectors(t *testing.T) {
 	if err := b.AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	prof := b.Build(0)
+	prof := b.Build()
 	for _, s := range prof.Sample {
 		leaf := prof.Location[s.LocationId[0]-1]
 		if len(leaf.Line) > 0 && leaf.Line[0].Line != 0 {
@@ -289,10 +289,11 @@ func TestProfileBuilderTruncation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.maxNodes), func(t *testing.T) {
 			b := NewProfileBuilder(ProfileTypeInfo{Name: "wall", SampleType: "wall", SampleUnit: "microseconds"}, 0, 1)
+			b.SetMaxNodes(tc.maxNodes)
 			if err := b.AddPartition(p, values); err != nil {
 				t.Fatal(err)
 			}
-			prof := b.Build(tc.maxNodes)
+			prof := b.Build()
 			checkProfileIDs(t, prof)
 			c := CanonicalView(prof)
 			if got := canonicalSamples(c); !slices.Equal(got, tc.samples) {
@@ -322,8 +323,9 @@ func TestProfileBuilderTruncation(t *testing.T) {
 func TestProfileBuilderEmpty(t *testing.T) {
 	b := NewProfileBuilder(ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds"}, 1, 2)
 	for _, maxNodes := range []int64{0, 8} {
-		if prof := b.Build(maxNodes); !isEmptyProfile(prof) {
-			t.Errorf("Build(%d) of nothing = %v", maxNodes, prof)
+		b.SetMaxNodes(maxNodes)
+		if prof := b.Build(); !isEmptyProfile(prof) {
+			t.Errorf("Build with budget %d of nothing = %v", maxNodes, prof)
 		}
 	}
 	// Values on the empty stack only.
@@ -331,7 +333,7 @@ func TestProfileBuilderEmpty(t *testing.T) {
 	if err := b.AddPartition(p, []int64{5}); err != nil {
 		t.Fatal(err)
 	}
-	if prof := b.Build(0); !isEmptyProfile(prof) {
+	if prof := b.Build(); !isEmptyProfile(prof) {
 		t.Errorf("empty stacks gave %v", prof)
 	}
 }

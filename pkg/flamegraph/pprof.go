@@ -119,10 +119,13 @@ func (s *stackTrie) child(parent, loc int32) int32 {
 // by (size rounded up to 4 KiB, file offset, build ID or else file name).
 // A ProfileBuilder is not safe for concurrent use.
 type ProfileBuilder struct {
-	pt             ProfileTypeInfo
-	startMs, endMs int64
-	callSite       []string
-	pgo            *GoPGO
+	pt            ProfileTypeInfo
+	timeNanos     int64
+	durationNanos int64
+	total         int64 // sum of the sample values added
+	callSite      []string
+	pgo           *GoPGO
+	maxNodes      int64
 
 	strs    []string
 	strIDs  map[string]int32
@@ -145,19 +148,21 @@ type ProfileBuilder struct {
 	fnMap   []int32
 	mapMap  []int32
 	pathBuf []int32
+	fnode   []int32
+	fnTree  stackTrie
 }
 
 // NewProfileBuilder starts a profile of type pt for the query range
 // [startMs, endMs] (milliseconds).
 func NewProfileBuilder(pt ProfileTypeInfo, startMs, endMs int64) *ProfileBuilder {
 	b := &ProfileBuilder{
-		pt:      pt,
-		startMs: startMs,
-		endMs:   endMs,
-		strIDs:  make(map[string]int32),
-		funcIDs: make(map[pbFunction]int32),
-		mapIDs:  make(map[pbMappingKey]int32),
-		locIDs:  make(map[string]int32),
+		pt:            pt,
+		timeNanos:     endMs * 1_000_000,
+		durationNanos: (endMs - startMs) * 1_000_000,
+		strIDs:        make(map[string]int32),
+		funcIDs:       make(map[pbFunction]int32),
+		mapIDs:        make(map[pbMappingKey]int32),
+		locIDs:        make(map[string]int32),
 	}
 	b.stacks.reset()
 	return b
@@ -177,10 +182,50 @@ func (b *ProfileBuilder) SetGoPGO(pgo *GoPGO) {
 	b.pgo = pgo
 }
 
+// SetTimes sets the profile's time_nanos and duration_nanos, which
+// otherwise are the end of the range given to NewProfileBuilder and its
+// length.
+func (b *ProfileBuilder) SetTimes(timeNanos, durationNanos int64) {
+	b.timeNanos, b.durationNanos = timeNanos, durationNanos
+}
+
+// Total returns the sum of the sample values added so far.
+func (b *ProfileBuilder) Total() int64 {
+	return b.total
+}
+
+// SetMaxNodes truncates every partition added afterwards on its own to a
+// budget of maxNodes function-tree nodes, as Pyroscope's stores do before
+// merging (api.md §6.7); maxNodes < 1 turns truncation off. It does not
+// apply under SetGoPGO. See AddPartition for the algorithm.
+func (b *ProfileBuilder) SetMaxNodes(maxNodes int64) {
+	b.maxNodes = maxNodes
+}
+
 // AddPartition adds the samples of one partition: nodeSelf[i] is the summed
 // value of the samples whose stack trace has partition node i as its leaf
 // (len(nodeSelf) == len(p.Parents)). Values ≤ 0 and empty stacks are
 // skipped.
+//
+// With a budget set by SetMaxNodes, the partition is truncated on its own,
+// the way Pyroscope v1.21.1's stores truncate a pprof answer: a function
+// tree of the partition's (selected) stacks is built, frames merged by the
+// partition's function ID (not by name: two functions sharing a name stay
+// apart), root first. When it has more than maxNodes nodes, its nodes whose
+// total is below the maxNodes-th largest total are marked. For each stack,
+// with offset the number of marked functions from the leaf up to the first
+// unmarked one:
+//   - a stack without unmarked function (or without any function) goes to
+//     a sample whose only location is the stub, a single line of a
+//     function named "other";
+//   - otherwise locations are kept from the root while the functions not
+//     yet kept number at least offset, and the rest is replaced by one
+//     stub location as the new leaf; the stub is left out when every
+//     location is kept.
+//
+// NOTE: the second rule keeps the location holding the root-most marked
+// function too (Pyroscope compares with ≥ before consuming a location), so
+// one marked frame survives above the stub. The goldens depend on it.
 func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
 	n := len(p.Parents)
 	if len(nodeSelf) != n || len(p.NodeLocations) != n {
@@ -220,6 +265,7 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 		match = b.matcher.Match(p)
 	}
 
+	truncate := b.maxNodes > 0 && b.pgo == nil
 	for i := 0; i < n; i++ {
 		if nodeMap[i] == 0 {
 			continue
@@ -231,12 +277,104 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 		}
 		li := p.NodeLocations[i]
 		nodeMap[i] = b.stacks.child(nodeMap[par], b.location(p, li))
-		if v := nodeSelf[i]; v > 0 && (match == nil || match[i]) {
+		if v := nodeSelf[i]; v > 0 && (match == nil || match[i]) && !truncate {
 			b.stacks.value[nodeMap[i]] += v
+			b.total += v
 		}
 	}
 	b.nodeMap = nodeMap
+	if truncate {
+		b.addTruncated(p, nodeSelf, match)
+	}
 	return nil
+}
+
+// addTruncated adds the selected values of partition p truncated to
+// b.maxNodes (see AddPartition); b.nodeMap holds the stack of every node on
+// the way to a positive value.
+func (b *ProfileBuilder) addTruncated(p *symdb.Partition, nodeSelf []int64, match []bool) {
+	n := len(p.Parents)
+	nodeMap := b.nodeMap
+	selected := func(i int) bool {
+		return nodeSelf[i] > 0 && p.Parents[i] >= 0 && (match == nil || match[i])
+	}
+
+	// The function tree, keyed by partition function ID; fnode[i] is the
+	// function node of the stack ending at partition node i.
+	ft := &b.fnTree
+	ft.reset()
+	fnode := growInt32(b.fnode, n)
+	for i := 0; i < n; i++ {
+		par := p.Parents[i]
+		if par < 0 || nodeMap[i] == 0 { // not on the way to a value
+			fnode[i] = 0
+			continue
+		}
+		cur := fnode[par]
+		lines := p.Locations[p.NodeLocations[i]].Lines
+		for j := len(lines) - 1; j >= 0; j-- {
+			cur = ft.child(cur, int32(lines[j].FunctionID))
+		}
+		fnode[i] = cur
+		if selected(i) {
+			ft.value[cur] += nodeSelf[i]
+		}
+	}
+	b.fnode = fnode
+	total := ft.value
+	for i := len(ft.parent) - 1; i > 0; i-- {
+		total[ft.parent[i]] += total[i]
+	}
+	var minValue int64
+	if m := int64(len(ft.parent) - 1); m > b.maxNodes {
+		minValue = kthLargest(append([]int64(nil), total[1:]...), int(b.maxNodes))
+	}
+
+	stub := int32(-1)
+	stubOf := func(parent int32) int32 {
+		if stub < 0 {
+			stub = b.stubLocation()
+		}
+		return b.stacks.child(parent, stub)
+	}
+	for i := 0; i < n; i++ {
+		if !selected(i) {
+			continue
+		}
+		v := nodeSelf[i]
+		// offset: marked functions from the leaf up to the first kept one.
+		offset := -1
+		funcs := 0
+		for f := fnode[i]; f > 0; f = ft.parent[f] {
+			if total[f] >= minValue {
+				offset = funcs
+				break
+			}
+			funcs++
+		}
+		target := nodeMap[i]
+		switch {
+		case offset < 0: // no function kept, or none at all
+			target = stubOf(0)
+		case offset > 0:
+			// Drop leaf-side locations while the functions they hold stay
+			// fewer than offset.
+			nd, below := int32(i), 0
+			for {
+				c := below + len(p.Locations[p.NodeLocations[nd]].Lines)
+				if c >= offset || p.Parents[p.Parents[nd]] < 0 {
+					break
+				}
+				below = c
+				nd = p.Parents[nd]
+			}
+			if nd != int32(i) {
+				target = stubOf(nodeMap[nd])
+			}
+		}
+		b.stacks.value[target] += v
+		b.total += v
+	}
 }
 
 // addPartitionPGO cuts each stack to its KeepLocations leaf-most locations
@@ -262,6 +400,7 @@ func (b *ProfileBuilder) addPartitionPGO(p *symdb.Partition, nodeSelf []int64) {
 			cur = b.stacks.child(cur, loc)
 		}
 		b.stacks.value[cur] += v
+		b.total += v
 	}
 	b.pathBuf = path
 }
@@ -419,16 +558,11 @@ func (b *ProfileBuilder) stubLocation() int32 {
 	return b.internLocation(stubMapping, 0, false, start)
 }
 
-// Build returns the merged profile. maxNodes ≤ 0 returns every sample;
-// maxNodes > 0 applies Pyroscope's pprof truncation (api.md §6.7). With no
-// sample the profile has the empty shape of §7: one empty sample type, an
-// empty period type and the string table [""].
-func (b *ProfileBuilder) Build(maxNodes int64) *googlev1.Profile {
+// Build returns the merged profile. With no sample the profile has the
+// empty shape of §7: one empty sample type, an empty period type and the
+// string table [""].
+func (b *ProfileBuilder) Build() *googlev1.Profile {
 	stacks := &b.stacks
-	if maxNodes > 0 {
-		stacks = b.truncate(maxNodes)
-	}
-
 	var samples []int32
 	for i := 1; i < len(stacks.parent); i++ {
 		if stacks.value[i] > 0 {
@@ -595,120 +729,10 @@ func (b *ProfileBuilder) emit(stacks *stackTrie, samples []int32) *googlev1.Prof
 		Location:          locPtr,
 		Function:          fnPtr,
 		StringTable:       strTable,
-		TimeNanos:         b.endMs * 1_000_000,
-		DurationNanos:     (b.endMs - b.startMs) * 1_000_000,
+		TimeNanos:         b.timeNanos,
+		DurationNanos:     b.durationNanos,
 		PeriodType:        periodType,
 		Period:            Period(b.pt.Name),
 		DefaultSampleType: sampleType.Type,
 	}
-}
-
-// truncate applies Pyroscope v1.21.1's pprof truncation to the samples and
-// returns the resulting stacks. A function tree (frames merged by function,
-// root first) is built over the samples; its nodes whose total is below the
-// maxNodes-th largest total are marked. For each sample, with F its
-// functions and offset the number of marked leaf-side functions:
-//   - with no unmarked function, the value goes to a sample whose only
-//     location is the stub;
-//   - otherwise locations are kept from the root while the functions not
-//     yet kept number at least offset, and the rest is replaced by one stub
-//     location as the new leaf.
-//
-// NOTE: the second rule keeps the location holding the root-most marked
-// function too (Pyroscope compares with ≥ before consuming a location), so
-// one marked frame survives above the stub. The goldens depend on it.
-func (b *ProfileBuilder) truncate(maxNodes int64) *stackTrie {
-	src := &b.stacks
-	n := len(src.parent)
-	total := make([]int64, n)
-	copy(total, src.value)
-	for i := n - 1; i > 0; i-- {
-		total[src.parent[i]] += total[i]
-	}
-
-	// The function tree, keyed by builder function ID.
-	var ft stackTrie
-	ft.reset()
-	fnode := make([]int32, n)
-	for i := 1; i < n; i++ {
-		if total[i] <= 0 {
-			fnode[i] = -1
-			continue
-		}
-		cur := fnode[src.parent[i]]
-		loc := &b.locs[src.loc[i]]
-		for j := loc.lineStart + loc.lineCount - 1; j >= loc.lineStart; j-- {
-			cur = ft.child(cur, b.lines[j].function)
-		}
-		fnode[i] = cur
-		if v := src.value[i]; v > 0 {
-			ft.value[cur] += v
-		}
-	}
-	ftTotal := ft.value
-	for i := len(ft.parent) - 1; i > 0; i-- {
-		ftTotal[ft.parent[i]] += ftTotal[i]
-	}
-	var minValue int64
-	if m := int64(len(ft.parent) - 1); m > maxNodes {
-		minValue = kthLargest(append([]int64(nil), ftTotal[1:]...), int(maxNodes))
-	}
-	if minValue == 0 {
-		return src
-	}
-
-	var out stackTrie
-	out.reset()
-	stub := int32(-1)
-	var fullyTruncated int64
-	path := b.pathBuf
-	for s := 1; s < n; s++ {
-		v := src.value[s]
-		if v <= 0 {
-			continue
-		}
-		// offset: marked functions from the leaf up to the first kept one.
-		offset, funcs := -1, 0
-		for f := fnode[s]; f > 0; f = ft.parent[f] {
-			if offset < 0 && ftTotal[f] >= minValue {
-				offset = funcs
-			}
-			funcs++
-		}
-		if offset < 0 {
-			fullyTruncated += v
-			continue
-		}
-		path = path[:0]
-		for nd := int32(s); nd > 0; nd = src.parent[nd] {
-			path = append(path, src.loc[nd]) // leaf first
-		}
-		// path[l:] is kept, path[:l] becomes the stub.
-		l := 0
-		if offset > 0 {
-			l = len(path)
-			for f := funcs; l > 0 && f >= offset; l-- {
-				f -= int(b.locs[path[l-1]].lineCount)
-			}
-		}
-		cur := int32(0)
-		for j := len(path) - 1; j >= l; j-- {
-			cur = out.child(cur, path[j])
-		}
-		if l > 0 {
-			if stub < 0 {
-				stub = b.stubLocation()
-			}
-			cur = out.child(cur, stub)
-		}
-		out.value[cur] += v
-	}
-	if fullyTruncated > 0 {
-		if stub < 0 {
-			stub = b.stubLocation()
-		}
-		out.value[out.child(0, stub)] += fullyTruncated
-	}
-	b.pathBuf = path
-	return &out
 }

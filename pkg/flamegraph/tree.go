@@ -37,6 +37,8 @@ type Tree struct {
 	// Scratch reused by AddPartition.
 	nodeMap []int32
 	fnNames []int32
+	// scratch holds one partition's tree for AddPartitionTruncated.
+	scratch *Tree
 }
 
 // NewTree returns an empty tree.

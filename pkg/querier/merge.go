@@ -3,10 +3,13 @@ package querier
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
+	"time"
 
 	"connectrpc.com/connect"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/bucket"
@@ -21,15 +24,18 @@ var errDotFormat = errors.New("the DOT format is not supported; ask for PROFILE_
 // graph, or into Pyroscope's tree encoding with PROFILE_FORMAT_TREE.
 func (s *Service) SelectMergeStacktraces(ctx context.Context, req *connect.Request[querierv1.SelectMergeStacktracesRequest]) (*connect.Response[querierv1.SelectMergeStacktracesResponse], error) {
 	m := req.Msg
-	tree, maxNodes, err := s.mergeRequestTree(ctx, m)
+	tree, _, err := s.mergeRequestTree(ctx, m)
 	if err != nil {
 		return nil, err
 	}
+	// The tree is truncated with the resolved budget already; Pyroscope's
+	// frontend lays it out with the budget as sent (0 when unset: only
+	// "other" children are folded).
 	resp := &querierv1.SelectMergeStacktracesResponse{}
 	if m.Format == querierv1.ProfileFormat_PROFILE_FORMAT_TREE {
-		resp.Tree = tree.MarshalTree(maxNodes)
+		resp.Tree = tree.MarshalTree(m.GetMaxNodes())
 	} else {
-		resp.Flamegraph = tree.FlameGraph(maxNodes)
+		resp.Flamegraph = tree.FlameGraph(m.GetMaxNodes())
 	}
 	return connect.NewResponse(resp), nil
 }
@@ -50,8 +56,12 @@ func (s *Service) Diff(ctx context.Context, req *connect.Request[querierv1.DiffR
 	var trees [2]*flamegraph.Tree
 	g, gctx := errgroup.WithContext(ctx)
 	for i, side := range []*querierv1.SelectMergeStacktracesRequest{left, right} {
+		// Both sides are merged with the larger budget, as Pyroscope's
+		// frontend sends it to both.
+		sent := proto.Clone(side).(*querierv1.SelectMergeStacktracesRequest)
+		sent.MaxNodes = &maxNodes
 		g.Go(func() error {
-			t, _, err := s.mergeRequestTree(gctx, side)
+			t, _, err := s.mergeRequestTree(gctx, sent)
 			trees[i] = t
 			return err
 		})
@@ -87,48 +97,29 @@ func (s *Service) mergeRequestTree(ctx context.Context, m *querierv1.SelectMerge
 
 // mergeTree sums the stacks of every profile q selects into one tree.
 func (s *Service) mergeTree(ctx context.Context, tenant string, q selectQuery, maxNodes int64) (*flamegraph.Tree, error) {
-	tree := flamegraph.NewTree()
-	values, err := s.collectStackValues(ctx, tenant, q)
-	if err != nil {
-		return nil, err
-	}
-	// Each block's stacks become a tree on their own core; the trees are
-	// then merged.
-	trees := make([]*flamegraph.Tree, len(values))
-	g, _ := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, s.parallelism()))
-	for i, v := range values {
-		if v == nil {
-			continue
-		}
+	// Pyroscope's frontend queries up to two sub-ranges and merges their
+	// truncated trees; values near the budget's cut-off only match when
+	// built the same way (api.md §5.4, §6.5.3).
+	ranges := frontendSubRanges(q.start, q.end)
+	trees := make([]*flamegraph.Tree, len(ranges))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, r := range ranges {
+		sub := q
+		sub.start, sub.end = r[0], r[1]
 		g.Go(func() error {
-			t := flamegraph.NewTree()
-			for _, pv := range v.sorted() {
-				if err := t.AddPartition(pv.part, pv.self); err != nil {
-					return wrapBlock(v.block, err)
-				}
-			}
-			// Pyroscope's stores answer with trees truncated to the budget,
-			// which the querier merges and truncates again; flame graphs
-			// near the budget's edge only match Pyroscope's when built the
-			// same way.
-			truncated, err := flamegraph.UnmarshalTree(t.MarshalTree(maxNodes))
-			if err != nil {
-				return err
-			}
-			trees[i] = truncated
-			return nil
+			t, err := s.mergeRangeTree(gctx, tenant, sub, maxNodes)
+			trees[i] = t
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, t := range trees {
-		if t != nil {
-			tree.Merge(t)
-		}
+	tree := trees[0]
+	for _, t := range trees[1:] {
+		tree.Merge(t)
 	}
-	return flamegraph.UnmarshalTree(tree.MarshalTree(maxNodes))
+	return tree, nil
 }
 
 // collectStackValues sums the sample values of the profiles q selects per
@@ -183,16 +174,106 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 			b.SetCallSite(callSite)
 		}
 	}
+	// Pyroscope's frontend queries up to two sub-ranges; each store
+	// truncates every partition of every block on its own, and the profiles
+	// are merged without further truncation. A sub-range without samples
+	// adds neither time nor duration.
+	b.SetMaxNodes(maxNodes)
+	var timeNanos, durationNanos int64
+	for _, r := range frontendSubRanges(q.start, q.end) {
+		sub := q
+		sub.start, sub.end = r[0], r[1]
+		values, err := s.collectStackValues(ctx, tenant, sub)
+		if err != nil {
+			return nil, err
+		}
+		before := b.Total()
+		for _, v := range values {
+			for _, pv := range v.sorted() {
+				if err := b.AddPartition(pv.part, pv.self); err != nil {
+					return nil, wrapBlock(v.block, err)
+				}
+			}
+		}
+		if b.Total() != before {
+			if t := sub.end * int64(time.Millisecond); timeNanos == 0 || t < timeNanos {
+				timeNanos = t
+			}
+			durationNanos += (sub.end - sub.start) * int64(time.Millisecond)
+		}
+	}
+	b.SetTimes(timeNanos, durationNanos)
+	return connect.NewResponse(b.Build()), nil
+}
+
+// mergeRangeTree is mergeTree for one frontend sub-range, truncated the way
+// Pyroscope's store-gateway and querier truncate it: every partition of
+// every block on its own (not for span profiles, whose partitions Pyroscope
+// resolves without a budget), then the merged tree, twice (store and
+// querier).
+func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQuery, maxNodes int64) (*flamegraph.Tree, error) {
 	values, err := s.collectStackValues(ctx, tenant, q)
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range values {
-		for _, pv := range v.sorted() {
-			if err := b.AddPartition(pv.part, pv.self); err != nil {
-				return nil, wrapBlock(v.block, err)
-			}
-		}
+	partitionMax := maxNodes
+	if q.spanIDs != nil {
+		partitionMax = 0
 	}
-	return connect.NewResponse(b.Build(maxNodes)), nil
+	// Each block's stacks become a tree on their own core; the trees are
+	// then merged.
+	trees := make([]*flamegraph.Tree, len(values))
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, s.parallelism()))
+	for i, v := range values {
+		g.Go(func() error {
+			t := flamegraph.NewTree()
+			for _, pv := range v.sorted() {
+				if err := t.AddPartitionTruncated(pv.part, pv.self, partitionMax); err != nil {
+					return wrapBlock(v.block, err)
+				}
+			}
+			trees[i] = t
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if len(trees) == 0 {
+		return flamegraph.NewTree(), nil
+	}
+	tree := trees[0]
+	for _, t := range trees[1:] {
+		tree.Merge(t)
+	}
+	return tree.Truncate(maxNodes).Truncate(maxNodes), nil
+}
+
+// frontendSubRanges splits [start, end] (ms) the way Pyroscope's frontend
+// does with range splitting off (api.md §5.4): sub-ranges are aligned to
+// multiples of twice the range's length in nanoseconds, and adjacent ones
+// do not overlap. That gives one range, or two when such a multiple B falls
+// inside: [start, B-1ms] and [B, end]. An empty or inverted range is
+// returned as is.
+func frontendSubRanges(start, end int64) [][2]int64 {
+	const msNanos = int64(time.Millisecond)
+	// Ranges whose arithmetic below would overflow are not split.
+	if start >= end || start < 0 || end > math.MaxInt64/msNanos || 2*end-start > math.MaxInt64/msNanos {
+		return [][2]int64{{start, end}}
+	}
+	startNs, endNs := start*msNanos, end*msNanos
+	interval := 2 * (endNs - startNs)
+	var out [][2]int64
+	for startNs < endNs {
+		next := startNs + interval
+		next -= next % interval
+		subEnd := endNs
+		if next < endNs {
+			subEnd = next - 1
+		}
+		out = append(out, [2]int64{startNs / msNanos, subEnd / msNanos})
+		startNs = next
+	}
+	return out
 }

@@ -42,9 +42,9 @@ func (s *Service) SelectMergeSpanProfile(ctx context.Context, req *connect.Reque
 	}
 	resp := &querierv1.SelectMergeSpanProfileResponse{}
 	if m.Format == querierv1.ProfileFormat_PROFILE_FORMAT_TREE {
-		resp.Tree = tree.MarshalTree(maxNodes)
+		resp.Tree = tree.MarshalTree(m.GetMaxNodes())
 	} else {
-		resp.Flamegraph = tree.FlameGraph(maxNodes)
+		resp.Flamegraph = tree.FlameGraph(m.GetMaxNodes())
 	}
 	return connect.NewResponse(resp), nil
 }

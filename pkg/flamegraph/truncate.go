@@ -1,0 +1,175 @@
+package flamegraph
+
+import (
+	"github.com/cinder-profiling/cinder/pkg/symdb"
+)
+
+// Pyroscope's v1 read path truncates a flame graph in stages, each with the
+// request's node budget (api.md §6.5.3):
+//
+//  1. a store builds the call tree of every symdb partition of every block
+//     on its own and truncates it (AddPartitionTruncated);
+//  2. the store merges those trees and truncates the result (Truncate);
+//  3. the querier truncates the merged answer of its stores again
+//     (Truncate once more);
+//  4. the frontend merges the answers of its sub-ranges and lays the flame
+//     graph out with the budget as the client sent it (FlameGraph).
+//
+// Each stage keeps the nodes whose total reaches the budget-th largest
+// total of its own tree, so values near the cut-off depend on the stages.
+
+// AddPartitionTruncated is AddPartition for one store's view of one
+// partition: the partition's own call tree (frames merged by name, as in
+// AddPartition) is truncated to maxNodes nodes before it is added to t.
+// When the partition's tree has more than maxNodes nodes, a node is kept
+// when its total reaches the maxNodes-th largest total of the partition's
+// tree; the totals of the dropped children of a kept node (or of the
+// virtual root) are added to its child named "other", created if needed.
+// Unlike Truncate, a function named "other" gets no special treatment at
+// this stage. maxNodes < 1 adds the partition whole.
+func (t *Tree) AddPartitionTruncated(p *symdb.Partition, nodeSelf []int64, maxNodes int64) error {
+	if maxNodes < 1 || partitionFrameBound(p, nodeSelf, maxNodes) {
+		return t.AddPartition(p, nodeSelf)
+	}
+	s := t.scratchTree()
+	if err := s.AddPartition(p, nodeSelf); err != nil {
+		return err
+	}
+	if int64(s.Len()) <= maxNodes {
+		t.Merge(s)
+		return nil
+	}
+	t.mergeTruncated(s, maxNodes, false)
+	return nil
+}
+
+// partitionFrameBound reports whether the frames of the partition's stacks
+// leading to positive values number at most maxNodes: the partition's tree
+// then cannot exceed the budget. It is false for a malformed partition, so
+// that AddPartition reports the error.
+func partitionFrameBound(p *symdb.Partition, nodeSelf []int64, maxNodes int64) bool {
+	n := len(p.Parents)
+	if len(nodeSelf) != n || len(p.NodeLocations) != n {
+		return false
+	}
+	// Walk up from each positive value until a node already counted; a
+	// node is counted once, with the lines of its location.
+	var frames int64
+	seen := make([]bool, n)
+	for i := n - 1; i >= 0; i-- {
+		if nodeSelf[i] <= 0 {
+			continue
+		}
+		for nd := int32(i); nd >= 0 && !seen[nd]; nd = p.Parents[nd] {
+			seen[nd] = true
+			if p.Parents[nd] < 0 {
+				break
+			}
+			frames += int64(len(p.Locations[p.NodeLocations[nd]].Lines))
+			if frames > maxNodes {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// scratchTree returns an empty tree owned by t, reused between calls.
+func (t *Tree) scratchTree() *Tree {
+	s := t.scratch
+	if s == nil {
+		s = NewTree()
+		t.scratch = s
+		return s
+	}
+	s.reset()
+	return s
+}
+
+// reset empties the tree, keeping its capacity.
+func (t *Tree) reset() {
+	clear(t.nameIDs)
+	t.names = t.names[:0]
+	t.parent = append(t.parent[:0], -1)
+	t.name = append(t.name[:0], -1)
+	t.self = append(t.self[:0], 0)
+	t.total = append(t.total[:0], 0)
+	t.dirty = false
+	t.children.reset()
+}
+
+// Truncate returns the tree cut to maxNodes nodes the way Pyroscope's tree
+// writer does it (MarshalTree): it equals UnmarshalTree(t.MarshalTree(
+// maxNodes)) without the round trip. When t has at most maxNodes nodes, or
+// maxNodes < 1, t itself is returned; otherwise t is left unchanged and a
+// new tree is returned. A node is kept when its parent is kept and its
+// total reaches the maxNodes-th largest total, or when it is named "other"
+// (its own children are cut like any others); the totals of the dropped
+// children of a kept node are added to its "other" child, created if
+// needed.
+func (t *Tree) Truncate(maxNodes int64) *Tree {
+	t.computeTotals()
+	if maxNodes < 1 || int64(t.Len()) <= maxNodes {
+		return t
+	}
+	out := NewTree()
+	out.mergeTruncated(t, maxNodes, true)
+	return out
+}
+
+// mergeTruncated adds src truncated to maxNodes nodes to t: a node of src
+// is kept when its parent is kept and its total reaches the maxNodes-th
+// largest total of src (or, with keepOther, when it is named "other");
+// the totals of a kept node's dropped children are added to the self of
+// its child named "other". src must have more than maxNodes nodes.
+func (t *Tree) mergeTruncated(src *Tree, maxNodes int64, keepOther bool) {
+	src.computeTotals()
+	t.init()
+	minTotal := src.minTotal(maxNodes)
+	otherID := int32(-1)
+	if keepOther {
+		otherID = src.lookupName(otherName)
+	}
+	n := len(src.parent)
+	nameMap := make([]int32, len(src.names))
+	for i := range nameMap {
+		nameMap[i] = -1
+	}
+	// nodeMap[j] is the node of t that src node j went to, -1 if dropped.
+	nodeMap := make([]int32, n)
+	dropped := make([]int64, n) // per kept src node: its dropped children
+	for j := 1; j < n; j++ {
+		par := src.parent[j]
+		dst := nodeMap[par]
+		if dst < 0 {
+			nodeMap[j] = -1
+			continue
+		}
+		sn := src.name[j]
+		if src.total[j] < minTotal && sn != otherID {
+			nodeMap[j] = -1
+			dropped[par] += src.total[j]
+			continue
+		}
+		name := nameMap[sn]
+		if name < 0 {
+			name = t.intern(src.names[sn])
+			nameMap[sn] = name
+		}
+		c := t.child(dst, name)
+		nodeMap[j] = c
+		t.self[c] += src.self[j]
+	}
+	var other int32 = -1
+	for j := 0; j < n; j++ {
+		if dropped[j] == 0 {
+			continue
+		}
+		if other < 0 {
+			other = t.intern(otherName)
+		}
+		c := t.child(nodeMap[j], other)
+		t.self[c] += dropped[j]
+	}
+	t.dirty = true
+}
