@@ -58,6 +58,11 @@ func init() {
 		medium[name] = seriesGainsFirstBucket(name, block)
 	}
 
+	// Request fields are honoured (policy 5's principle; issue 4 asks for
+	// call_site on flame graphs): the stacks under runtime.main only.
+	fixtures["SelectMergeStacktraces_stack_trace_selector_ignored_v1"] = subtreeOf(
+		"SelectMergeStacktraces_process_cpu_cpu_nanoseconds_cpu_nanoseconds_all", "runtime.main")
+
 	// Policy 2: blocks without TotalValue sum their samples.
 	for _, name := range []string{"quirk_SelectSeries_cpu_full_step_1d_v1_v2_blocks_fail", "quirk_SelectSeries_inuse_b2_step1_v2_block_fails"} {
 		fixtures[name] = seriesAddUpToFlameGraph(name)
@@ -212,6 +217,43 @@ func sameProfilesAs(name, other string) override {
 					t.Errorf("total %d, want %d as in %s", g, want, other)
 				}
 				compareMergeStacktraces(t, untruncated(t, byName[name]), untruncated(t, byName[other]))
+			}}
+	}
+}
+
+// subtreeOf expects the stacks of another golden flame graph, of the same
+// query without a call-site selector, that start at root.
+func subtreeOf(unfiltered, root string) override {
+	return func(t *testing.T, byName map[string]*goldenCase, _ overrideEnv) expectation {
+		all := flameGraphStacks(t, field(byName[unfiltered].responseAny, "flamegraph"))
+		want := map[string]int64{}
+		var total int64
+		for stack, self := range all {
+			if stack == root || strings.HasPrefix(stack, root+";") {
+				want[stack] = self
+				total += self
+			}
+		}
+		if total == 0 {
+			t.Fatalf("%s has no stack under %s", unfiltered, root)
+		}
+		return expectation{httpStatus: http.StatusOK, why: "stack_trace_selector is honoured: only stacks through " + root,
+			check: func(t *testing.T, got any) {
+				fg := field(got, "flamegraph")
+				if g := jsonInt(t, field(fg, "total")); g != total {
+					t.Errorf("total %d, want %d", g, total)
+				}
+				gotStacks := flameGraphStacks(t, fg)
+				for stack, self := range want {
+					if self != 0 && gotStacks[stack] != self {
+						t.Errorf("stack %s: self %d, want %d", stack, gotStacks[stack], self)
+					}
+				}
+				for stack, self := range gotStacks {
+					if self != 0 && want[stack] != self {
+						t.Errorf("unexpected stack %s with self %d", stack, self)
+					}
+				}
 			}}
 	}
 }

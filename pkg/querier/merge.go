@@ -91,6 +91,12 @@ func (s *Service) mergeRequestTree(ctx context.Context, m *querierv1.SelectMerge
 	if m.Format == querierv1.ProfileFormat_PROFILE_FORMAT_DOT {
 		return nil, 0, connect.NewError(connect.CodeUnimplemented, errDotFormat)
 	}
+	// Pyroscope's v1 frontend drops stack_trace_selector here; Cinder
+	// honours the call site, as it does for SelectMergeProfile and
+	// SelectSeries.
+	if q.callSite, err = callSiteNames(m.GetStackTraceSelector()); err != nil {
+		return nil, 0, err
+	}
 	tree, err := s.mergeTree(ctx, tenant, q, maxNodes)
 	return tree, maxNodes, err
 }
@@ -228,7 +234,19 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 	for i, v := range values {
 		g.Go(func() error {
 			t := flamegraph.NewTree()
+			var sites *flamegraph.CallSiteMatcher
+			if len(q.callSite) > 0 {
+				sites = flamegraph.NewCallSiteMatcher(q.callSite)
+			}
 			for _, pv := range v.sorted() {
+				if sites != nil {
+					match := sites.Match(pv.part)
+					for n := range pv.self {
+						if !match[n] {
+							pv.self[n] = 0
+						}
+					}
+				}
 				if err := t.AddPartitionTruncated(pv.part, pv.self, partitionMax); err != nil {
 					return wrapBlock(v.block, err)
 				}

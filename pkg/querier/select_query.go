@@ -24,6 +24,9 @@ type selectQuery struct {
 	profileIDs map[[16]byte]struct{}
 	// spanIDs, when non-nil, keeps only the samples of these spans.
 	spanIDs map[uint64]struct{}
+	// callSite, when set, keeps only the stacks that start with these
+	// frames, root first.
+	callSite []string
 }
 
 // parseSelectQuery validates the parts every Select* request shares, in the
