@@ -12,10 +12,11 @@ PROTOC_GEN_CONNECT_GO_VERSION ?= v1.21.1
 
 HTTP_PORT ?= 4040
 BUCKET_DIR ?= ./examples/bucket
+BENCH_BUCKET ?= $(or $(TMPDIR),/tmp)/cinder-bench
 TEST_FLAGS ?=
 BENCH ?= .
 
-.PHONY: all build run test test-short bench lint proto proto-tools clean
+.PHONY: all build run test test-short bench bench-data example-bucket lint proto proto-tools clean
 
 all: lint build test
 
@@ -23,10 +24,25 @@ all: lint build test
 build:
 	$(GO) build -o $(BIN)/querier ./cmd/querier
 
-## run: serve the example bucket on the default port
-run: build
-	@mkdir -p $(BUCKET_DIR)
+## run: serve the example bucket on the default port, generating it first if missing
+run: build $(BUCKET_DIR)
 	$(BIN)/querier -server.http-listen-port=$(HTTP_PORT) -storage.filesystem.dir=$(BUCKET_DIR)
+
+# The example data covers the three hours before it was generated.
+$(BUCKET_DIR):
+	$(GO) run ./cmd/blockgen synth -bucket $(BUCKET_DIR)
+
+## example-bucket: regenerate the example bucket for the last three hours
+example-bucket:
+	rm -rf $(BUCKET_DIR)
+	$(GO) run ./cmd/blockgen synth -bucket $(BUCKET_DIR)
+
+## bench-data: write the large benchmark bucket (reused when present)
+bench-data:
+	@if [ -d "$(BENCH_BUCKET)" ]; then echo "$(BENCH_BUCKET) exists; remove it to regenerate"; else \
+	$(GO) run ./cmd/blockgen synth -bucket $(BENCH_BUCKET) -services 8 -pods-per-service 4 \
+		-profile-types cpu,memory -hours 4 -profiles-per-hour 60 -depth 24 -fanout 6 \
+		-distinct-stacks 50000 -seed 1 -end now; fi
 
 ## test: every unit, fuzz-seed and integration test
 test:
