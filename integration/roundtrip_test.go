@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +32,54 @@ func TestBlockWriterRoundTrip(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no pprof inputs")
 	}
+	var profiles []*googlev1.Profile
+	for _, f := range files {
+		profiles = append(profiles, readPprof(t, f))
+	}
+	roundTrip(t, profiles)
+}
+
+// TestBlockWriterRoundTripSynthetic does the same with generated profiles:
+// random stacks over shared frames, inlined lines, several services and
+// sample types. It needs no shared test data.
+func TestBlockWriterRoundTripSynthetic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var profiles []*googlev1.Profile
+	for range 40 {
+		profiles = append(profiles, syntheticProfile(rng))
+	}
+	roundTrip(t, profiles)
+}
+
+func syntheticProfile(rng *rand.Rand) *googlev1.Profile {
+	p := &googlev1.Profile{StringTable: []string{"", "cpu", "nanoseconds", "samples", "count"}}
+	p.SampleType = []*googlev1.ValueType{{Type: 3, Unit: 4}, {Type: 1, Unit: 2}}
+	p.PeriodType = &googlev1.ValueType{Type: 1, Unit: 2}
+	p.Period = 10_000_000
+	for f := 1; f <= 60; f++ {
+		p.StringTable = append(p.StringTable, fmt.Sprintf("pkg%d.func%d", f%7, f))
+		p.Function = append(p.Function, &googlev1.Function{Id: uint64(f), Name: int64(len(p.StringTable) - 1)})
+		loc := &googlev1.Location{Id: uint64(f), Line: []*googlev1.Line{{FunctionId: uint64(f), Line: int64(f)}}}
+		if f%9 == 0 { // inlined into the next function
+			loc.Line = append(loc.Line, &googlev1.Line{FunctionId: uint64(f%60 + 1), Line: 1})
+		}
+		p.Location = append(p.Location, loc)
+	}
+	for range 200 {
+		depth := 1 + rng.IntN(20)
+		var ids []uint64
+		for range depth {
+			ids = append(ids, uint64(1+rng.IntN(60)))
+		}
+		n := rng.Int64N(5)
+		p.Sample = append(p.Sample, &googlev1.Sample{LocationId: ids, Value: []int64{n, n * 10_000_000}})
+	}
+	return p
+}
+
+// roundTrip writes the profiles with blockwriter, one a minute, serves them
+// and compares SelectMergeProfile of every type with a direct merge.
+func roundTrip(t *testing.T, profiles []*googlev1.Profile) {
 	bucketDir := t.TempDir()
 	bkt, err := filesystem.NewBucket(bucketDir)
 	if err != nil {
@@ -43,12 +92,11 @@ func TestBlockWriterRoundTrip(t *testing.T) {
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	// expected[profile type][leaf-first stack] = summed value
 	expected := map[string]map[string]int64{}
-	for i, f := range files {
-		p := readPprof(t, f)
+	for i, p := range profiles {
 		name, _ := blockwriter.GuessProfileName(p)
 		labels := blockwriter.LabelsFromMap(map[string]string{"__name__": name, "service_name": "svc-" + fmt.Sprint(i%3)})
 		if err := w.Add(labels, p, base.Add(time.Duration(i)*time.Minute).UnixNano()); err != nil {
-			t.Fatalf("%s: %v", f, err)
+			t.Fatalf("profile %d: %v", i, err)
 		}
 		mergeInto(expected, name, p)
 	}
@@ -57,7 +105,7 @@ func TestBlockWriterRoundTrip(t *testing.T) {
 	}
 
 	s := startServer(t, bucketDir)
-	start, end := base.UnixMilli(), base.Add(time.Hour).UnixMilli()
+	start, end := base.UnixMilli(), base.Add(time.Duration(len(profiles))*time.Minute).UnixMilli()
 	for pt, want := range expected {
 		t.Run(pt, func(t *testing.T) {
 			body, _ := json.Marshal(map[string]any{"profileTypeID": pt, "labelSelector": "{}", "start": start, "end": end})
