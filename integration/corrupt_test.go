@@ -196,3 +196,24 @@ func TestCorruptBlockDataFailsQueries(t *testing.T) {
 		})
 	}
 }
+
+// TestTinyPartitionCache serves the merge goldens with a partition cache
+// too small to keep anything: every query reloads its symbols, and the
+// answers must not change.
+func TestTinyPartitionCache(t *testing.T) {
+	root := sharedTestdata(t)
+	s := startServer(t, filepath.Join(root, "blocks", "fixtures"), "-cache.partitions.max-size-bytes=1")
+	checked := 0
+	for _, c := range loadGoldens(t, filepath.Join(root, "golden", "fixtures")) {
+		if c.Method != "SelectMergeStacktraces" || c.Error != nil || overrides["fixtures"][c.Name] != nil {
+			continue
+		}
+		checked++
+		t.Run(c.Name, func(t *testing.T) {
+			checkAnswer(t, "connect-json", c.Method, fromGolden(c), callConnectJSON(t, s, c))
+		})
+	}
+	if checked < 20 {
+		t.Fatalf("only %d golden cases checked", checked)
+	}
+}

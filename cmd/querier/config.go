@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cinder-profiling/cinder/pkg/bucket"
+	"github.com/cinder-profiling/cinder/pkg/cache"
 	"github.com/cinder-profiling/cinder/pkg/querier"
 )
 
@@ -21,6 +22,7 @@ type Config struct {
 	Storage       bucket.Config     `yaml:"storage"`
 	BlocksStorage bucket.SyncConfig `yaml:"blocks_storage"`
 	Querier       querier.Config    `yaml:"querier"`
+	Cache         cache.Config      `yaml:"cache"`
 }
 
 // ServerConfig configures the HTTP listener and logging.
@@ -53,6 +55,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	c.Storage.RegisterFlags(f)
 	c.BlocksStorage.RegisterFlags(f)
 	c.Querier.RegisterFlags(f)
+	c.Cache.RegisterFlags(f)
 }
 
 // Validate checks the values that flags cannot check on their own.
@@ -64,6 +67,9 @@ func (c *Config) Validate() error {
 	case "logfmt", "json":
 	default:
 		return fmt.Errorf("-log.format %q: want logfmt or json", c.Server.LogFormat)
+	}
+	if err := c.Cache.Validate(); err != nil {
+		return err
 	}
 	return c.Storage.Validate()
 }

@@ -23,8 +23,12 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/cinder-profiling/cinder/pkg/bucket"
+	"github.com/cinder-profiling/cinder/pkg/cache"
 	"github.com/cinder-profiling/cinder/pkg/querier"
+	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
 func main() {
@@ -74,7 +78,12 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		return fmt.Errorf("bucket: %w", err)
 	}
 	defer bkt.Close()
-	syncer := bucket.NewSyncer(bkt, cfg.BlocksStorage, logger, reg)
+	var syncOpts []bucket.SyncerOption
+	if size := cfg.Cache.Partitions.MaxSizeBytes; size > 0 {
+		lru := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](size, (*symdb.Partition).SizeBytes)
+		syncOpts = append(syncOpts, bucket.WithPartitionCache(cache.InstrumentObjects(lru, "partitions", reg)))
+	}
+	syncer := bucket.NewSyncer(bkt, cfg.BlocksStorage, logger, reg, syncOpts...)
 	svc := querier.New(cfg.Querier, syncer, logger)
 
 	addr := net.JoinHostPort(cfg.Server.HTTPListenAddress, strconv.Itoa(cfg.Server.HTTPListenPort))

@@ -23,7 +23,8 @@ type Block struct {
 	// bucket with ranged reads.
 	Files blockreader.BlockFiles
 
-	readers blockReaders
+	readers    blockReaders
+	partitions PartitionCache
 }
 
 // ID returns the block's ULID.

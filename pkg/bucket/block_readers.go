@@ -5,9 +5,25 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/cache"
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
+
+// PartitionCache holds the decoded symbol partitions of every block within
+// one bound; each block sees its own scope of it.
+type PartitionCache = cache.ObjectCache[cache.ScopedKey[ulid.ULID, uint64], *symdb.Partition]
+
+// SyncerOption configures a Syncer.
+type SyncerOption func(*Syncer)
+
+// WithPartitionCache bounds the symbol partitions that blocks keep decoded.
+// Without it each block keeps every partition it has loaded.
+func WithPartitionCache(c PartitionCache) SyncerOption {
+	return func(s *Syncer) { s.partitions = c }
+}
 
 // profilesFilename is the full-resolution profiles table of a block.
 const profilesFilename = "profiles.parquet"
@@ -48,7 +64,11 @@ func (b *Block) Symbols(ctx context.Context) (*symdb.Reader, error) {
 	if b.readers.symbols != nil {
 		return b.readers.symbols, nil
 	}
-	r, err := symdb.Open(ctx, b.Meta, b.Files)
+	var opts []symdb.Option
+	if b.partitions != nil {
+		opts = append(opts, symdb.WithPartitionCache(cache.Scope(b.partitions, b.Meta.ULID)))
+	}
+	r, err := symdb.Open(ctx, b.Meta, b.Files, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", b.Meta.ULID, err)
 	}

@@ -121,6 +121,10 @@ type Syncer struct {
 	metrics  *syncMetrics
 	now      func() time.Time
 
+	// partitions, when set, bounds the decoded symbol partitions that the
+	// blocks' symbol readers keep.
+	partitions PartitionCache
+
 	view  atomic.Pointer[snapshot]
 	ready chan struct{} // closed after the first successful sync
 
@@ -166,7 +170,7 @@ func (m markState) merge(o markState) markState {
 // NewSyncer returns a Syncer over bkt, which must be scoped to the storage
 // prefix that holds the tenant directories. Its metrics are registered with
 // reg (nil registers nothing). Call Run to start syncing, or SyncOnce.
-func NewSyncer(bkt objstore.BucketReader, cfg SyncConfig, logger *slog.Logger, reg prometheus.Registerer) *Syncer {
+func NewSyncer(bkt objstore.BucketReader, cfg SyncConfig, logger *slog.Logger, reg prometheus.Registerer, opts ...SyncerOption) *Syncer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -185,6 +189,9 @@ func NewSyncer(bkt objstore.BucketReader, cfg SyncConfig, logger *slog.Logger, r
 	}
 	if ib, ok := bkt.(objstore.InstrumentedBucketReader); ok {
 		s.optional = ib.ReaderWithExpectedErrs(ib.IsObjNotFoundErr)
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	return s
 }
@@ -532,7 +539,8 @@ func (s *Syncer) resolveBlock(ctx context.Context, key blockKey, markName string
 	res.loaded = &loadedBlock{
 		block: &Block{
 			Meta: meta, Index: idx, Tenant: key.tenant,
-			Files: newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta),
+			Files:      newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta),
+			partitions: s.partitions,
 		},
 		localMark: local,
 	}
