@@ -43,7 +43,7 @@ bench-data:
 	@if [ -d "$(BENCH_BUCKET)" ]; then echo "$(BENCH_BUCKET) exists; remove it to regenerate"; else \
 	$(GO) run ./cmd/blockgen synth -bucket $(BENCH_BUCKET) -services 8 -pods-per-service 3 \
 		-profile-types cpu,memory -hours 4 -profiles-per-hour 60 -depth 24 -fanout 6 \
-		-distinct-stacks 15000 -samples-per-profile 1200 -seed 1 \
+		-distinct-stacks 15000 -samples-per-profile 3600 -seed 1 \
 		-end $$(date -u +%Y-%m-%dT%H:00:00Z); fi
 
 ## lint: formatting and vet

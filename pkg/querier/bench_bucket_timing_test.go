@@ -1,0 +1,91 @@
+package querier
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/thanos-io/objstore/providers/filesystem"
+
+	"github.com/cinder-profiling/cinder/pkg/bucket"
+	querierv1 "github.com/cinder-profiling/cinder/proto/querier/v1"
+	typesv1 "github.com/cinder-profiling/cinder/proto/types/v1"
+)
+
+// benchBucket opens the bucket of `make bench-data` (CINDER_BENCH_BUCKET,
+// or $TMPDIR/cinder-bench) through the real bucket sync, or skips.
+func benchBucket(b *testing.B) (*Service, context.Context, int64, int64) {
+	dir := os.Getenv("CINDER_BENCH_BUCKET")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "cinder-bench")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		b.Skipf("no benchmark bucket at %s: run make bench-data", dir)
+	}
+	bkt, err := filesystem.NewBucket(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	syncer := bucket.NewSyncer(bkt, bucket.SyncConfig{}, nil, prometheus.NewRegistry())
+	if err := syncer.SyncOnce(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	blocks := syncer.Blocks(DefaultTenant, math.MinInt64, math.MaxInt64)
+	if len(blocks) == 0 {
+		b.Skipf("no blocks in %s", dir)
+	}
+	start, end := int64(blocks[0].Meta.MinTime), int64(blocks[len(blocks)-1].Meta.MaxTime)
+	svc := New(Config{MaxSeriesPoints: 1e6}, syncer, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return svc, WithTenant(context.Background(), DefaultTenant), start, end
+}
+
+func BenchmarkBenchBucket(b *testing.B) {
+	svc, ctx, start, end := benchBucket(b)
+	merge := func(profileType, selector string) func(b *testing.B) {
+		return func(b *testing.B) {
+			req := connect.NewRequest(&querierv1.SelectMergeStacktracesRequest{ProfileTypeID: profileType, LabelSelector: selector, Start: start, End: end})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := svc.SelectMergeStacktraces(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.Run("SelectMergeStacktraces/all_cpu", merge(cpuType, "{}"))
+	b.Run("SelectMergeStacktraces/one_service", merge(cpuType, `{service_name="checkout"}`))
+	b.Run("SelectMergeStacktraces/alloc_objects", merge("memory:alloc_objects:count:space:bytes", "{}"))
+	b.Run("SelectSeries/by_pod_step_15s", func(b *testing.B) {
+		req := connect.NewRequest(&querierv1.SelectSeriesRequest{ProfileTypeID: cpuType, LabelSelector: "{}", Start: start, End: end, Step: 15, GroupBy: []string{"pod"}})
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := svc.SelectSeries(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("SelectMergeProfile/all_cpu", func(b *testing.B) {
+		req := connect.NewRequest(&querierv1.SelectMergeProfileRequest{ProfileTypeID: cpuType, LabelSelector: "{}", Start: start, End: end})
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := svc.SelectMergeProfile(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("LabelValues/pod", func(b *testing.B) {
+		req := connect.NewRequest(&typesv1.LabelValuesRequest{Name: "pod", Matchers: []string{`{service_name="checkout"}`}, Start: start, End: end})
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := svc.LabelValues(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
