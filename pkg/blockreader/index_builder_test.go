@@ -2,11 +2,12 @@ package blockreader
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // testSeries is a series for buildIndex.
@@ -52,7 +53,7 @@ func (w *indexBuilder) crcSection(body func(w *indexBuilder)) {
 	body(&c)
 	w.be32(uint32(len(c.buf)))
 	w.buf = append(w.buf, c.buf...)
-	w.be32(crc32.Checksum(c.buf, castagnoli))
+	w.be32(encoding.CRC32C(c.buf))
 }
 
 // buildIndex writes series, in the given order, as an index.tsdb laid out
@@ -118,7 +119,7 @@ func buildIndex(series []testSeries) []byte {
 		}
 		w.uvarint(uint64(len(c.buf)))
 		w.buf = append(w.buf, c.buf...)
-		w.be32(crc32.Checksum(c.buf, castagnoli))
+		w.be32(encoding.CRC32C(c.buf))
 		if i == 0 || s.Chunks[0].MinTime < toc.From {
 			toc.From = s.Chunks[0].MinTime
 		}
@@ -208,7 +209,7 @@ func buildIndex(series []testSeries) []byte {
 		toc.Postings, toc.PostingsTable, toc.FingerprintOffsets, uint64(toc.From), uint64(toc.Through)} {
 		w.be64(v)
 	}
-	w.be32(crc32.Checksum(w.buf[tocStart:], castagnoli))
+	w.be32(encoding.CRC32C(w.buf[tocStart:]))
 	return w.buf
 }
 

@@ -5,9 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math"
 	"slices"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // IndexFilename is the name of a block's series index.
@@ -42,7 +43,9 @@ const (
 var (
 	ErrIndexMagic   = errors.New("bad magic number, not an index.tsdb")
 	ErrIndexVersion = errors.New("unsupported index format version")
-	ErrChecksum     = errors.New("bad CRC32C")
+	// ErrChecksum is a CRC32C mismatch. It is encoding.ErrChecksum, the
+	// error symdb reports too.
+	ErrChecksum = encoding.ErrChecksum
 )
 
 // IndexError reports which part of an index.tsdb failed to decode. Section
@@ -181,7 +184,7 @@ func NewIndexReader(b []byte) (*IndexReader, error) {
 func (r *IndexReader) readHeader() error {
 	if len(r.b) < indexHeaderSize+indexTOCSize {
 		return indexErr(sectionHeader, fmt.Errorf("file of %d bytes is too short for header and TOC (%d bytes): %w",
-			len(r.b), indexHeaderSize+indexTOCSize, errShortData))
+			len(r.b), indexHeaderSize+indexTOCSize, encoding.ErrShortData))
 	}
 	if m := binary.BigEndian.Uint32(r.b); m != indexMagic {
 		return indexErr(sectionHeader, fmt.Errorf("%w: %08x", ErrIndexMagic, m))
@@ -200,20 +203,20 @@ func (r *IndexReader) readTOC() error {
 	tocStart := len(r.b) - indexTOCSize
 	t := r.b[tocStart:]
 	want := binary.BigEndian.Uint32(t[indexTOCSize-4:])
-	if got := crc32.Checksum(t[:indexTOCSize-4], castagnoli); got != want {
-		return indexErr(sectionTOC, fmt.Errorf("%w: stored %08x, computed %08x", ErrChecksum, want, got))
+	if err := encoding.VerifyCRC32C(t[:indexTOCSize-4], want); err != nil {
+		return indexErr(sectionTOC, err)
 	}
-	d := decbuf{b: t[:indexTOCSize-4]}
+	d := encoding.Decbuf{B: t[:indexTOCSize-4]}
 	r.toc = IndexTOC{
-		Symbols:            d.be64(),
-		Series:             d.be64(),
-		LabelIndices:       d.be64(),
-		LabelIndicesTable:  d.be64(),
-		Postings:           d.be64(),
-		PostingsTable:      d.be64(),
-		FingerprintOffsets: d.be64(),
-		From:               int64(d.be64()),
-		Through:            int64(d.be64()),
+		Symbols:            d.Be64(),
+		Series:             d.Be64(),
+		LabelIndices:       d.Be64(),
+		LabelIndicesTable:  d.Be64(),
+		Postings:           d.Be64(),
+		PostingsTable:      d.Be64(),
+		FingerprintOffsets: d.Be64(),
+		From:               int64(d.Be64()),
+		Through:            int64(d.Be64()),
 	}
 	// Physical order differs from TOC order: postings precede the label
 	// indices table.
@@ -258,25 +261,25 @@ func (r *IndexReader) readTOC() error {
 }
 
 func (r *IndexReader) readSymbols() error {
-	content, _, err := readCRCSection(r.b, r.layout.symbols, r.layout.series)
+	content, _, err := encoding.ReadCRCSection(r.b, r.layout.symbols, r.layout.series)
 	if err != nil {
 		return indexErr(sectionSymbols, err)
 	}
-	d := decbuf{b: content}
-	n := d.count(1) // a symbol takes at least its length byte
-	if d.err() != nil {
-		return indexErr(sectionSymbols, d.err())
+	d := encoding.Decbuf{B: content}
+	n := d.Count(1) // a symbol takes at least its length byte
+	if d.Err() != nil {
+		return indexErr(sectionSymbols, d.Err())
 	}
 	// One copy of the table; every symbol is a substring of it, so decoded
 	// labels cost no allocation.
-	table := string(d.b)
+	table := string(d.B)
 	r.symbols = make([]string, 0, n)
 	for i := 0; i < n; i++ {
-		l := d.uvarintInt()
-		start := len(table) - d.len()
-		d.bytes(l)
-		if d.err() != nil {
-			return indexErrf(sectionSymbols, fmt.Sprintf("symbol %d", i), d.err())
+		l := d.Uvarint()
+		start := len(table) - d.Len()
+		d.Bytes(l)
+		if d.Err() != nil {
+			return indexErrf(sectionSymbols, fmt.Sprintf("symbol %d", i), d.Err())
 		}
 		s := table[start : start+l]
 		if i > 0 && r.symbols[i-1] >= s {
@@ -285,28 +288,28 @@ func (r *IndexReader) readSymbols() error {
 		}
 		r.symbols = append(r.symbols, s)
 	}
-	if d.len() != 0 {
-		return indexErr(sectionSymbols, fmt.Errorf("%d bytes left after %d symbols", d.len(), n))
+	if d.Len() != 0 {
+		return indexErr(sectionSymbols, fmt.Errorf("%d bytes left after %d symbols", d.Len(), n))
 	}
 	return nil
 }
 
 func (r *IndexReader) readPostingsTable() error {
-	content, _, err := readCRCSection(r.b, r.layout.postingsTable, r.layout.fingerprints)
+	content, _, err := encoding.ReadCRCSection(r.b, r.layout.postingsTable, r.layout.fingerprints)
 	if err != nil {
 		return indexErr(sectionPostingsTable, err)
 	}
-	d := decbuf{b: content}
-	n := d.count(4) // key count, name, value, offset: a byte each at least
-	if d.err() != nil {
-		return indexErr(sectionPostingsTable, d.err())
+	d := encoding.Decbuf{B: content}
+	n := d.Count(4) // key count, name, value, offset: a byte each at least
+	if d.Err() != nil {
+		return indexErr(sectionPostingsTable, d.Err())
 	}
 	// One copy of the table; names and values are substrings of it.
 	// Looking each up in the symbol table instead would save this copy
 	// but cost more than the rest of opening.
 	table := string(content)
 	str := func(b []byte) string {
-		end := len(content) - d.len()
+		end := len(content) - d.Len()
 		return table[end-len(b) : end]
 	}
 	r.values = make([]string, 0, n)
@@ -317,12 +320,12 @@ func (r *IndexReader) readPostingsTable() error {
 		entryErr := func(err error) error {
 			return indexErrf(sectionPostingsTable, fmt.Sprintf("entry %d", i), err)
 		}
-		keys := d.uvarint()
-		name := str(d.uvarintBytes())
-		value := str(d.uvarintBytes())
-		off := d.uvarintInt()
-		if d.err() != nil {
-			return entryErr(d.err())
+		keys := d.Uvarint64()
+		name := str(d.UvarintBytes())
+		value := str(d.UvarintBytes())
+		off := d.Uvarint()
+		if d.Err() != nil {
+			return entryErr(d.Err())
 		}
 		if keys != 2 {
 			return entryErr(fmt.Errorf("key of %d parts, want 2", keys))
@@ -358,8 +361,8 @@ func (r *IndexReader) readPostingsTable() error {
 		r.listOffsets = append(r.listOffsets, off)
 	}
 	r.nameStart = append(r.nameStart, len(r.values))
-	if d.len() != 0 {
-		return indexErr(sectionPostingsTable, fmt.Errorf("%d bytes left after %d entries", d.len(), n))
+	if d.Len() != 0 {
+		return indexErr(sectionPostingsTable, fmt.Errorf("%d bytes left after %d entries", d.Len(), n))
 	}
 	return nil
 }
@@ -370,7 +373,7 @@ func (r *IndexReader) readPostingsTable() error {
 func (r *IndexReader) postingsListEnd(off int) (int, error) {
 	limit := r.layout.labelIndicesTable
 	if limit-off < 12 {
-		return 0, fmt.Errorf("list header at offset %d runs past offset %d: %w", off, limit, errShortData)
+		return 0, fmt.Errorf("list header at offset %d runs past offset %d: %w", off, limit, encoding.ErrShortData)
 	}
 	l := binary.BigEndian.Uint32(r.b[off:])
 	n := binary.BigEndian.Uint32(r.b[off+4:])
@@ -378,7 +381,7 @@ func (r *IndexReader) postingsListEnd(off int) (int, error) {
 		return 0, fmt.Errorf("length %d does not match its count of %d refs", l, n)
 	}
 	if uint64(l) > uint64(limit-off-8) {
-		return 0, fmt.Errorf("list of %d bytes runs past offset %d: %w", l, limit, errShortData)
+		return 0, fmt.Errorf("list of %d bytes runs past offset %d: %w", l, limit, encoding.ErrShortData)
 	}
 	return off + 8 + int(l), nil
 }
@@ -465,22 +468,22 @@ func (r *IndexReader) AllPostings() ([]SeriesRef, error) {
 // appendPostings appends the refs of the postings list at off, checking its
 // CRC and that its refs ascend.
 func (r *IndexReader) appendPostings(refs []SeriesRef, off int, name, value string) ([]SeriesRef, error) {
-	content, _, err := readCRCSection(r.b, off, r.layout.labelIndicesTable)
+	content, _, err := encoding.ReadCRCSection(r.b, off, r.layout.labelIndicesTable)
 	if err != nil {
 		return nil, postingsErr(name, value, off, err)
 	}
-	d := decbuf{b: content}
-	n := d.count(4)
-	if d.err() == nil && d.len() != 4*n {
-		d.fail(fmt.Errorf("%d bytes for %d refs", d.len(), n))
+	d := encoding.Decbuf{B: content}
+	n := d.Count(4)
+	if d.Err() == nil && d.Len() != 4*n {
+		d.Fail(fmt.Errorf("%d bytes for %d refs", d.Len(), n))
 	}
-	if d.err() != nil {
-		return nil, postingsErr(name, value, off, d.err())
+	if d.Err() != nil {
+		return nil, postingsErr(name, value, off, d.Err())
 	}
 	refs = slices.Grow(refs, n)
 	first := len(refs)
 	for i := 0; i < n; i++ {
-		ref := SeriesRef(d.be32())
+		ref := SeriesRef(d.Be32())
 		if i > 0 && ref <= refs[first+i-1] {
 			return nil, postingsErr(name, value, off, fmt.Errorf("ref %d at position %d does not ascend", ref, i))
 		}
@@ -508,7 +511,7 @@ func (r *IndexReader) Series(ref SeriesRef, into *Series) error {
 		return indexErrf(sectionSeries, fmt.Sprintf("ref %d", ref),
 			fmt.Errorf("offset %d is outside the series section [%d, %d)", off, r.layout.series, r.layout.labelIndices))
 	}
-	content, _, err := readUvarintCRCSection(r.b, int(off), r.layout.labelIndices)
+	content, _, err := encoding.ReadUvarintCRCSection(r.b, int(off), r.layout.labelIndices)
 	if err == nil {
 		err = r.decodeSeries(content, into)
 	}
@@ -520,17 +523,17 @@ func (r *IndexReader) Series(ref SeriesRef, into *Series) error {
 
 // decodeSeries decodes the content of a series entry (block-format.md §4.5).
 func (r *IndexReader) decodeSeries(content []byte, into *Series) error {
-	d := decbuf{b: content}
-	fp := d.be64()
-	k := d.uvarint()
-	if d.err() == nil && k > uint64(d.len()/2) {
-		return fmt.Errorf("%d labels do not fit in the %d bytes left", k, d.len())
+	d := encoding.Decbuf{B: content}
+	fp := d.Be64()
+	k := d.Uvarint64()
+	if d.Err() == nil && k > uint64(d.Len()/2) {
+		return fmt.Errorf("%d labels do not fit in the %d bytes left", k, d.Len())
 	}
 	lbls := into.Labels[:0]
 	for i := 0; i < int(k); i++ {
-		nameRef, valueRef := d.uvarint(), d.uvarint()
-		if d.err() != nil {
-			return fmt.Errorf("label %d: %w", i, d.err())
+		nameRef, valueRef := d.Uvarint64(), d.Uvarint64()
+		if d.Err() != nil {
+			return fmt.Errorf("label %d: %w", i, d.Err())
 		}
 		if nameRef >= uint64(len(r.symbols)) || valueRef >= uint64(len(r.symbols)) {
 			return fmt.Errorf("label %d: symbol ref %d/%d out of range (%d symbols)", i, nameRef, valueRef, len(r.symbols))
@@ -539,13 +542,13 @@ func (r *IndexReader) decodeSeries(content []byte, into *Series) error {
 	}
 	into.Labels = lbls
 
-	chunks := d.uvarint()
-	if d.err() == nil {
+	chunks := d.Uvarint64()
+	if d.Err() == nil {
 		if chunks == 0 {
 			return errors.New("no chunk meta")
 		}
-		if chunks > uint64(d.len()/minChunkMetaSize) {
-			return fmt.Errorf("%d chunk metas do not fit in the %d bytes left", chunks, d.len())
+		if chunks > uint64(d.Len()/minChunkMetaSize) {
+			return fmt.Errorf("%d chunk metas do not fit in the %d bytes left", chunks, d.Len())
 		}
 	}
 	var (
@@ -555,21 +558,21 @@ func (r *IndexReader) decodeSeries(content []byte, into *Series) error {
 	for i := 0; i < int(chunks); i++ {
 		var mint int64
 		if i == 0 {
-			mint = d.varint()
+			mint = d.Varint64()
 		} else {
 			// Later chunks store MinTime relative to the previous MaxTime.
-			delta := d.varint()
+			delta := d.Varint64()
 			mint = maxTime + delta
 			if delta > 0 && mint < maxTime || delta < 0 && mint > maxTime {
-				d.fail(fmt.Errorf("chunk meta %d: MinTime overflows", i))
+				d.Fail(fmt.Errorf("chunk meta %d: MinTime overflows", i))
 			}
 		}
-		span := d.uvarint()
-		d.uvarint() // KB, unused
-		si := d.uvarint()
-		d.be32() // checksum, always 0
-		if d.err() != nil {
-			return fmt.Errorf("chunk meta %d: %w", i, d.err())
+		span := d.Uvarint64()
+		d.Uvarint64() // KB, unused
+		si := d.Uvarint64()
+		d.Be32() // checksum, always 0
+		if d.Err() != nil {
+			return fmt.Errorf("chunk meta %d: %w", i, d.Err())
 		}
 		if span > math.MaxInt64 || mint > math.MaxInt64-int64(span) {
 			return fmt.Errorf("chunk meta %d: MaxTime overflows", i)
@@ -579,11 +582,11 @@ func (r *IndexReader) decodeSeries(content []byte, into *Series) error {
 			minTime, seriesIndex = mint, si
 		}
 	}
-	if d.err() != nil {
-		return d.err()
+	if d.Err() != nil {
+		return d.Err()
 	}
-	if d.len() != 0 {
-		return fmt.Errorf("%d bytes left after the chunk metas", d.len())
+	if d.Len() != 0 {
+		return fmt.Errorf("%d bytes left after the chunk metas", d.Len())
 	}
 	if seriesIndex > math.MaxUint32 {
 		return fmt.Errorf("SeriesIndex %d overflows uint32", seriesIndex)
@@ -606,10 +609,10 @@ func (r *IndexReader) Validate() error {
 	l := r.layout
 	// The symbol table and postings offset table were checked when opening;
 	// here they must also fill their sections exactly.
-	if _, next, _ := readCRCSection(r.b, l.symbols, l.series); next != l.series {
+	if _, next, _ := encoding.ReadCRCSection(r.b, l.symbols, l.series); next != l.series {
 		return indexErr(sectionSymbols, fmt.Errorf("section ends at %d, series start at %d", next, l.series))
 	}
-	if _, next, _ := readCRCSection(r.b, l.postingsTable, l.fingerprints); next != l.fingerprints {
+	if _, next, _ := encoding.ReadCRCSection(r.b, l.postingsTable, l.fingerprints); next != l.fingerprints {
 		return indexErr(sectionPostingsTable, fmt.Errorf("section ends at %d, fingerprint offsets table starts at %d", next, l.fingerprints))
 	}
 
@@ -652,7 +655,7 @@ func (r *IndexReader) validateSeries() ([]SeriesRef, error) {
 		if ref > math.MaxUint32 {
 			return nil, indexErrf(sectionSeries, fmt.Sprintf("offset %d", aligned), errors.New("ref overflows uint32"))
 		}
-		content, next, err := readUvarintCRCSection(r.b, aligned, end)
+		content, next, err := encoding.ReadUvarintCRCSection(r.b, aligned, end)
 		if err == nil {
 			err = r.decodeSeries(content, &s)
 		}
@@ -674,7 +677,7 @@ func walkAlignedCRCSections(b []byte, start, end int, section string) ([]int, er
 		if err := checkPadding(b, pos, aligned, end); err != nil {
 			return nil, indexErrf(section, fmt.Sprintf("padding at offset %d", pos), err)
 		}
-		_, next, err := readCRCSection(b, aligned, end)
+		_, next, err := encoding.ReadCRCSection(b, aligned, end)
 		if err != nil {
 			return nil, indexErrf(section, fmt.Sprintf("offset %d", aligned), err)
 		}
@@ -686,21 +689,21 @@ func walkAlignedCRCSections(b []byte, start, end int, section string) ([]int, er
 
 func (r *IndexReader) validateLabelIndicesTable(labelIndexStarts []int) error {
 	l := r.layout
-	content, next, err := readCRCSection(r.b, l.labelIndicesTable, l.postingsTable)
+	content, next, err := encoding.ReadCRCSection(r.b, l.labelIndicesTable, l.postingsTable)
 	if err == nil && next != l.postingsTable {
 		err = fmt.Errorf("section ends at %d, postings offset table starts at %d", next, l.postingsTable)
 	}
 	if err != nil {
 		return indexErr(sectionLabelIndicesTable, err)
 	}
-	d := decbuf{b: content}
-	n := d.count(3) // key count, name, offset
+	d := encoding.Decbuf{B: content}
+	n := d.Count(3) // key count, name, offset
 	var prevName []byte
-	for i := 0; i < n && d.err() == nil; i++ {
-		keys := d.uvarint()
-		name := d.uvarintBytes()
-		off := d.uvarintInt()
-		if d.err() != nil {
+	for i := 0; i < n && d.Err() == nil; i++ {
+		keys := d.Uvarint64()
+		name := d.UvarintBytes()
+		off := d.Uvarint()
+		if d.Err() != nil {
 			break
 		}
 		detail := fmt.Sprintf("entry %d", i)
@@ -718,11 +721,11 @@ func (r *IndexReader) validateLabelIndicesTable(labelIndexStarts []int) error {
 			return indexErrf(sectionLabelIndex, fmt.Sprintf("%q at offset %d", name, off), err)
 		}
 	}
-	if d.err() == nil && d.len() != 0 {
-		d.fail(fmt.Errorf("%d bytes left after %d entries", d.len(), n))
+	if d.Err() == nil && d.Len() != 0 {
+		d.Fail(fmt.Errorf("%d bytes left after %d entries", d.Len(), n))
 	}
-	if d.err() != nil {
-		return indexErr(sectionLabelIndicesTable, d.err())
+	if d.Err() != nil {
+		return indexErr(sectionLabelIndicesTable, d.Err())
 	}
 	return nil
 }
@@ -730,24 +733,24 @@ func (r *IndexReader) validateLabelIndicesTable(labelIndexStarts []int) error {
 // validateLabelIndex checks the content of the label index at off: one name
 // per entry and value symbol refs in range.
 func (r *IndexReader) validateLabelIndex(off int) error {
-	content, _, err := readCRCSection(r.b, off, r.layout.postings)
+	content, _, err := encoding.ReadCRCSection(r.b, off, r.layout.postings)
 	if err != nil {
 		return err
 	}
-	d := decbuf{b: content}
-	if names := d.be32(); d.err() == nil && names != 1 {
+	d := encoding.Decbuf{B: content}
+	if names := d.Be32(); d.Err() == nil && names != 1 {
 		return fmt.Errorf("%d names per entry, want 1", names)
 	}
-	n := d.count(4)
-	if d.err() == nil && d.len() != 4*n {
-		return fmt.Errorf("%d bytes for %d values", d.len(), n)
+	n := d.Count(4)
+	if d.Err() == nil && d.Len() != 4*n {
+		return fmt.Errorf("%d bytes for %d values", d.Len(), n)
 	}
 	for i := 0; i < n; i++ {
-		if ref := d.be32(); d.err() == nil && int64(ref) >= int64(len(r.symbols)) {
+		if ref := d.Be32(); d.Err() == nil && int64(ref) >= int64(len(r.symbols)) {
 			return fmt.Errorf("value %d: symbol ref %d out of range (%d symbols)", i, ref, len(r.symbols))
 		}
 	}
-	return d.err()
+	return d.Err()
 }
 
 // validatePostings decodes every list the postings offset table refers to
@@ -783,20 +786,20 @@ func (r *IndexReader) validatePostings(series []SeriesRef) error {
 // count followed by that many (BE64 ref, BE64 fingerprint) pairs.
 func (r *IndexReader) validateFingerprints() error {
 	l := r.layout
-	content, next, err := readCRCSection(r.b, l.fingerprints, l.toc)
+	content, next, err := encoding.ReadCRCSection(r.b, l.fingerprints, l.toc)
 	if err == nil && next != l.toc {
 		err = fmt.Errorf("section ends at %d, TOC starts at %d", next, l.toc)
 	}
 	if err != nil {
 		return indexErr(sectionFingerprints, err)
 	}
-	d := decbuf{b: content}
-	n := d.count(16)
-	if d.err() == nil && d.len() != 16*n {
-		d.fail(fmt.Errorf("%d bytes for %d entries", d.len(), n))
+	d := encoding.Decbuf{B: content}
+	n := d.Count(16)
+	if d.Err() == nil && d.Len() != 16*n {
+		d.Fail(fmt.Errorf("%d bytes for %d entries", d.Len(), n))
 	}
-	if d.err() != nil {
-		return indexErr(sectionFingerprints, d.err())
+	if d.Err() != nil {
+		return indexErr(sectionFingerprints, d.Err())
 	}
 	return nil
 }

@@ -5,12 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // openTestIndex reads, opens and validates the index of block b.
@@ -666,7 +667,7 @@ func fixIndexCRCs(b []byte) []byte {
 		if n > end-pos-8 {
 			return 0, false
 		}
-		binary.BigEndian.PutUint32(b[pos+4+n:], crc32.Checksum(b[pos+4:pos+4+n], castagnoli))
+		binary.BigEndian.PutUint32(b[pos+4+n:], encoding.CRC32C(b[pos+4:pos+4+n]))
 		return pos + 8 + n, true
 	}
 	walk := func(start, end, alignment int) {
@@ -690,7 +691,7 @@ func fixIndexCRCs(b []byte) []byte {
 			break
 		}
 		start := pos + w
-		binary.BigEndian.PutUint32(b[start+int(n):], crc32.Checksum(b[start:start+int(n)], castagnoli))
+		binary.BigEndian.PutUint32(b[start+int(n):], encoding.CRC32C(b[start:start+int(n)]))
 		pos = start + int(n) + 4
 	}
 	walk(labelIndices, min(postings, tocStart), listAlignment)
@@ -698,7 +699,7 @@ func fixIndexCRCs(b []byte) []byte {
 	fix(labelIndicesTable, tocStart)
 	fix(postingsTable, tocStart)
 	fix(fingerprints, tocStart)
-	binary.BigEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[tocStart:len(b)-4], castagnoli))
+	binary.BigEndian.PutUint32(b[len(b)-4:], encoding.CRC32C(b[tocStart:len(b)-4]))
 	return b
 }
 

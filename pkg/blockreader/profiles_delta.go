@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/parquet-go/bitpack"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // maxDeltaBlockSize bounds the values per block of a DELTA_BINARY_PACKED
@@ -29,12 +31,12 @@ type deltaDecoder struct {
 // decodeInt64 decodes the stream in src into dst[:0], reusing its capacity.
 // The stream must hold at most want values.
 func (d *deltaDecoder) decodeInt64(dst []int64, src []byte, want int) ([]int64, error) {
-	r := decbuf{b: src}
-	blockSize, miniBlocks, total := r.uvarint(), r.uvarint(), r.uvarint()
-	first := r.varint()
+	r := encoding.Decbuf{B: src}
+	blockSize, miniBlocks, total := r.Uvarint64(), r.Uvarint64(), r.Uvarint64()
+	first := r.Varint64()
 	switch {
-	case r.err() != nil:
-		return dst[:0], fmt.Errorf("delta header: %w", r.err())
+	case r.Err() != nil:
+		return dst[:0], fmt.Errorf("delta header: %w", r.Err())
 	case blockSize == 0 || blockSize%128 != 0 || blockSize > maxDeltaBlockSize:
 		return dst[:0], fmt.Errorf("delta block of %d values", blockSize)
 	case miniBlocks == 0 || (blockSize/miniBlocks)%32 != 0:
@@ -51,11 +53,11 @@ func (d *deltaDecoder) decodeInt64(dst []int64, src []byte, want int) ([]int64, 
 	dst[0] = first
 	last, pos := first, 1
 	for pos < n {
-		minDelta := r.varint()
+		minDelta := r.Varint64()
 		// Like parquet-go, accept a last block cut after the widths it uses.
-		widths := r.bytes(min(int(miniBlocks), len(r.b)))
-		if r.err() != nil {
-			return dst[:0], fmt.Errorf("delta block at value %d: %w", pos, r.err())
+		widths := r.Bytes(min(int(miniBlocks), len(r.B)))
+		if r.Err() != nil {
+			return dst[:0], fmt.Errorf("delta block at value %d: %w", pos, r.Err())
 		}
 		start := pos
 		for _, w := range widths {
@@ -73,9 +75,9 @@ func (d *deltaDecoder) decodeInt64(dst []int64, src []byte, want int) ([]int64, 
 			}
 			// A mini block is stored whole, but the last one may be cut.
 			size := miniSize * int(w) / 8
-			data := r.b[:min(size, len(r.b))]
-			r.b = r.b[len(data):]
-			if len(r.b) < bitpack.PaddingInt64 || len(data) < size {
+			data := r.B[:min(size, len(r.B))]
+			r.B = r.B[len(data):]
+			if len(r.B) < bitpack.PaddingInt64 || len(data) < size {
 				data = d.padded(data, size)
 			}
 			bitpack.Unpack(dst[pos:pos+k], data, uint(w))
@@ -102,13 +104,13 @@ func (d *deltaDecoder) padded(data []byte, size int) []byte {
 // and byte-array lengths): it sizes its output by the count in the header,
 // so the count is checked first.
 func checkDeltaCount(src []byte, want int) error {
-	r := decbuf{b: src}
-	r.uvarint()
-	r.uvarint()
-	total := r.uvarint()
+	r := encoding.Decbuf{B: src}
+	r.Uvarint64()
+	r.Uvarint64()
+	total := r.Uvarint64()
 	switch {
-	case r.err() != nil:
-		return fmt.Errorf("delta header: %w", r.err())
+	case r.Err() != nil:
+		return fmt.Errorf("delta header: %w", r.Err())
 	case total > uint64(want):
 		return fmt.Errorf("delta stream of %d values where %d are expected", total, want)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/rle"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/cinder-profiling/cinder/pkg/parquetguard"
 )
 
 // columnValues holds decoded values of one physical type.
@@ -466,8 +468,8 @@ func (c *columnCursor) fetchPage(off int64) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		n, err := thriftStructLen(b)
-		if errors.Is(err, errThriftShort) && off+probe < c.ch.end {
+		n, err := parquetguard.StructLen(b)
+		if errors.Is(err, parquetguard.ErrShort) && off+probe < c.ch.end {
 			probe = min(c.ch.end-off, 2*probe)
 			continue
 		}
@@ -488,7 +490,7 @@ func (c *columnCursor) fetchPage(off int64) ([]byte, error) {
 // compressedPageSize decodes the header of a page to learn its size.
 func compressedPageSize(hdr []byte) (int, error) {
 	var h format.PageHeader
-	if err := decodeThrift(hdr, &h); err != nil {
+	if err := parquetguard.Unmarshal(hdr, &h); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrMalformedParquet, err)
 	}
 	if h.CompressedPageSize < 0 {
@@ -502,12 +504,12 @@ func compressedPageSize(hdr []byte) (int, error) {
 // dictionary. It returns whether it was a data page and the page's size.
 func (c *columnCursor) decodePage(b []byte) (isData bool, size int, err error) {
 	defer recoverMalformed(&err)
-	n, err := thriftStructLen(b)
+	n, err := parquetguard.StructLen(b)
 	if err != nil {
 		return false, 0, fmt.Errorf("page header: %w: %w", ErrMalformedParquet, err)
 	}
 	c.hdr = format.PageHeader{}
-	if err := decodeThrift(b[:n], &c.hdr); err != nil {
+	if err := parquetguard.Unmarshal(b[:n], &c.hdr); err != nil {
 		return false, 0, fmt.Errorf("page header: %w: %w", ErrMalformedParquet, err)
 	}
 	h := &c.hdr

@@ -12,6 +12,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/cinder-profiling/cinder/pkg/parquetguard"
 )
 
 // ProfilesFilename is the name of a block's profiles table.
@@ -195,7 +197,7 @@ func openProfiles(r io.ReaderAt, size int64) (*ProfilesReader, error) {
 		}
 	}
 	var meta format.FileMetaData
-	if err := decodeThrift(footer, &meta); err != nil {
+	if err := parquetguard.Unmarshal(footer, &meta); err != nil {
 		return nil, fmt.Errorf("footer: %w: %w", ErrMalformedParquet, err)
 	}
 
@@ -519,7 +521,7 @@ func (p *ProfilesReader) decodePageIndex(ref pageIndexRef, b []byte) error {
 	ch := &rg.chunks[ref.column]
 	if !ref.isColIndex {
 		var oi format.OffsetIndex
-		if err := decodeThrift(b, &oi); err != nil {
+		if err := parquetguard.Unmarshal(b, &oi); err != nil {
 			return fmt.Errorf("offset index: %w: %w", ErrMalformedParquet, err)
 		}
 		if err := checkOffsetIndex(oi.PageLocations, ch, rg.numRows); err != nil {
@@ -529,7 +531,7 @@ func (p *ProfilesReader) decodePageIndex(ref pageIndexRef, b []byte) error {
 		return nil
 	}
 	var ci format.ColumnIndex
-	if err := decodeThrift(b, &ci); err != nil {
+	if err := parquetguard.Unmarshal(b, &ci); err != nil {
 		return fmt.Errorf("column index: %w: %w", ErrMalformedParquet, err)
 	}
 	n := len(ci.NullPages)

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // Limits of a DELTA_BINARY_PACKED header that this decoder accepts. Parquet
@@ -24,13 +26,13 @@ func decodeDelta(dst []int64, b []byte, n int) ([]int64, error) {
 	if n == 0 && len(b) == 0 {
 		return dst[:0], nil // an absent column of nothing
 	}
-	d := decbuf{b: b}
-	blockSize := d.uvarint()
-	miniBlocks := d.uvarint()
-	total := d.uvarint()
-	first := d.varint()
-	if d.err() != nil {
-		return dst[:0], fmt.Errorf("delta header: %w", d.err())
+	d := encoding.Decbuf{B: b}
+	blockSize := d.Uvarint64()
+	miniBlocks := d.Uvarint64()
+	total := d.Uvarint64()
+	first := d.Varint64()
+	if d.Err() != nil {
+		return dst[:0], fmt.Errorf("delta header: %w", d.Err())
 	}
 	if blockSize == 0 || blockSize%128 != 0 || blockSize > deltaMaxBlockSize ||
 		miniBlocks == 0 || blockSize%miniBlocks != 0 || (blockSize/miniBlocks)%deltaMiniBlockUnit != 0 {
@@ -41,8 +43,8 @@ func decodeDelta(dst []int64, b []byte, n int) ([]int64, error) {
 	}
 	// Every block takes a min delta and one width byte per mini-block, so
 	// the bytes left bound the count before anything is allocated.
-	if maxValues := 1 + (uint64(d.len())/(1+miniBlocks)+1)*blockSize; total > maxValues {
-		return dst[:0], fmt.Errorf("%w: %d values cannot fit in %d bytes", errDeltaHeader, total, d.len())
+	if maxValues := 1 + (uint64(d.Len())/(1+miniBlocks)+1)*blockSize; total > maxValues {
+		return dst[:0], fmt.Errorf("%w: %d values cannot fit in %d bytes", errDeltaHeader, total, d.Len())
 	}
 	if cap(dst) < n {
 		dst = make([]int64, n)
@@ -57,10 +59,10 @@ func decodeDelta(dst []int64, b []byte, n int) ([]int64, error) {
 	dst[0] = first
 	i := 1
 	for i < n {
-		minDelta := uint64(d.varint())
-		widths := d.bytes(int(miniBlocks))
-		if d.err() != nil {
-			return dst[:0], fmt.Errorf("delta block at value %d of %d: %w", i, n, d.err())
+		minDelta := uint64(d.Varint64())
+		widths := d.Bytes(int(miniBlocks))
+		if d.Err() != nil {
+			return dst[:0], fmt.Errorf("delta block at value %d of %d: %w", i, n, d.Err())
 		}
 		for _, w := range widths {
 			if i >= n {
@@ -70,9 +72,9 @@ func decodeDelta(dst []int64, b []byte, n int) ([]int64, error) {
 				return dst[:0], fmt.Errorf("delta block at value %d of %d: bit width %d", i, n, w)
 			}
 			bodyLen := miniSize * int(w) / 8
-			body := d.bytes(bodyLen)
-			if d.err() != nil {
-				return dst[:0], fmt.Errorf("delta mini-block at value %d of %d: %w", i, n, d.err())
+			body := d.Bytes(bodyLen)
+			if d.Err() != nil {
+				return dst[:0], fmt.Errorf("delta mini-block at value %d of %d: %w", i, n, d.Err())
 			}
 			m := min(miniSize, n-i)
 			if w == 0 {

@@ -216,14 +216,3 @@ func FuzzParquetTables(f *testing.F) {
 		}
 	})
 }
-
-func FuzzThriftCheck(f *testing.F) {
-	f.Add([]byte{0x15, 0x04, 0x15, 0x10, 0x15, 0x10, 0x2c, 0x15, 0x02, 0x00, 0x00})
-	f.Add([]byte{0x19, 0xfc, 0xff, 0xff, 0xff, 0x0f, 0x00})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		n, err := checkThriftStruct(data)
-		if err == nil && (n <= 0 || n > len(data)) {
-			t.Fatalf("struct of %d bytes in %d", n, len(data))
-		}
-	})
-}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // symdb format versions, as the index header states them (block-format.md
@@ -102,10 +104,10 @@ type symdbIndex struct {
 // caller adds the file name.
 func decodeIndex(b []byte) (*symdbIndex, error) {
 	if len(b) < indexMinSize {
-		return nil, fmt.Errorf("index of %d bytes is shorter than the %d-byte minimum: %w", len(b), indexMinSize, errShortData)
+		return nil, fmt.Errorf("index of %d bytes is shorter than the %d-byte minimum: %w", len(b), indexMinSize, encoding.ErrShortData)
 	}
 	body := b[:len(b)-indexCRCSize]
-	if err := verifyCRC(body, binary.BigEndian.Uint32(b[len(body):])); err != nil {
+	if err := encoding.VerifyCRC32C(body, binary.BigEndian.Uint32(b[len(body):])); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
 	if string(b[:4]) != symdbMagic {
@@ -119,7 +121,7 @@ func decodeIndex(b []byte) (*symdbIndex, error) {
 	size := binary.BigEndian.Uint64(b[16:24]) // Size precedes Offset.
 	off := binary.BigEndian.Uint64(b[24:32])
 	if off < indexHeaderSize+indexTOCSize || off > uint64(len(body)) || size > uint64(len(body))-off {
-		return nil, fmt.Errorf("index TOC: data section at offset %d, size %d does not fit in %d bytes: %w", off, size, len(body), errShortData)
+		return nil, fmt.Errorf("index TOC: data section at offset %d, size %d does not fit in %d bytes: %w", off, size, len(body), encoding.ErrShortData)
 	}
 	data := body[off : off+size]
 	idx := &symdbIndex{format: int(format)}
@@ -146,7 +148,7 @@ func (idx *symdbIndex) decodeFormat1(data []byte) error {
 	}
 	n := len(data) / chunkHeaderSize
 	all := make([]chunkHeader, n)
-	d := decbuf{b: data}
+	d := encoding.Decbuf{B: data}
 	for i := range all {
 		all[i] = decodeChunkHeader(&d)
 	}
@@ -161,19 +163,19 @@ func (idx *symdbIndex) decodeFormat1(data []byte) error {
 		}
 		i = j
 	}
-	return d.err()
+	return d.Err()
 }
 
 // decodeFormat23 decodes the partition headers of formats 2 and 3.
 func (idx *symdbIndex) decodeFormat23(data []byte, format int) error {
-	d := decbuf{b: data}
+	d := encoding.Decbuf{B: data}
 	minSize := format2PartitionMinSize
 	if format == Format3 {
 		minSize = format3PartitionMinSize
 	}
-	n := d.count(minSize)
-	if d.err() != nil {
-		return fmt.Errorf("index data: partition count: %w", d.err())
+	n := d.Count(minSize)
+	if d.Err() != nil {
+		return fmt.Errorf("index data: partition count: %w", d.Err())
 	}
 	idx.partitions = make([]partitionHeader, 0, n)
 	idx.byKey = make(map[uint64]int, n)
@@ -192,8 +194,8 @@ func (idx *symdbIndex) decodeFormat23(data []byte, format int) error {
 			return err
 		}
 	}
-	if d.len() != 0 {
-		return fmt.Errorf("index data: %d bytes left after %d partition headers", d.len(), n)
+	if d.Len() != 0 {
+		return fmt.Errorf("index data: %d bytes left after %d partition headers", d.Len(), n)
 	}
 	return nil
 }
@@ -207,49 +209,49 @@ func (idx *symdbIndex) add(p partitionHeader) error {
 	return nil
 }
 
-func decodeFormat2Partition(d *decbuf) (partitionHeader, error) {
-	p := partitionHeader{key: d.be64()}
-	nChunks := d.be32()
+func decodeFormat2Partition(d *encoding.Decbuf) (partitionHeader, error) {
+	p := partitionHeader{key: d.Be64()}
+	nChunks := d.Be32()
 	var nRanges [numTables]uint32
 	for t := range nRanges {
-		nRanges[t] = d.be32()
+		nRanges[t] = d.Be32()
 	}
-	if d.err() != nil {
-		return p, d.err()
+	if d.Err() != nil {
+		return p, d.Err()
 	}
 	// Check the whole header fits before allocating anything.
 	need := uint64(nChunks) * chunkHeaderSize
 	for _, n := range nRanges {
 		need += uint64(n) * rowRangeSize
 	}
-	if need > uint64(d.len()) {
-		return p, fmt.Errorf("partition %d: %d chunks and %v row ranges need %d bytes, %d left: %w", p.key, nChunks, nRanges, need, d.len(), errShortData)
+	if need > uint64(d.Len()) {
+		return p, fmt.Errorf("partition %d: %d chunks and %v row ranges need %d bytes, %d left: %w", p.key, nChunks, nRanges, need, d.Len(), encoding.ErrShortData)
 	}
 	p.chunks = decodeChunkHeaders(d, int(nChunks))
 	for t, n := range nRanges {
 		rr := make([]rowRange, n)
 		for i := range rr {
-			rr[i] = rowRange{rowGroup: d.be32(), index: d.be32(), rows: d.be32()}
+			rr[i] = rowRange{rowGroup: d.Be32(), index: d.Be32(), rows: d.Be32()}
 		}
 		p.ranges[t] = rr
 	}
-	return p, d.err()
+	return p, d.Err()
 }
 
-func decodeFormat3Partition(d *decbuf) (partitionHeader, error) {
-	p := partitionHeader{key: d.be64()}
-	nChunks := d.count(chunkHeaderSize)
-	if d.err() != nil {
-		return p, d.err()
+func decodeFormat3Partition(d *encoding.Decbuf) (partitionHeader, error) {
+	p := partitionHeader{key: d.Be64()}
+	nChunks := d.Count(chunkHeaderSize)
+	if d.Err() != nil {
+		return p, d.Err()
 	}
 	p.chunks = decodeChunkHeaders(d, nChunks)
 	for t := range p.blocks {
 		p.blocks[t] = decodeSymbolsBlockHeader(d)
 	}
-	return p, d.err()
+	return p, d.Err()
 }
 
-func decodeChunkHeaders(d *decbuf, n int) []chunkHeader {
+func decodeChunkHeaders(d *encoding.Decbuf, n int) []chunkHeader {
 	chunks := make([]chunkHeader, n)
 	for i := range chunks {
 		chunks[i] = decodeChunkHeader(d)
@@ -257,34 +259,34 @@ func decodeChunkHeaders(d *decbuf, n int) []chunkHeader {
 	return chunks
 }
 
-func decodeChunkHeader(d *decbuf) chunkHeader {
+func decodeChunkHeader(d *encoding.Decbuf) chunkHeader {
 	var h chunkHeader
-	h.offset = d.be64()
-	h.size = d.be64()
-	h.partition = d.be64()
-	h.blockIndex = d.be16()
-	d.skip(1)
-	h.encoding = d.byte()
-	d.skip(4)
-	h.stacktraces = d.be32()
-	h.nodes = d.be32()
-	h.maxDepth = d.be32()
-	h.maxNodes = d.be32()
-	d.skip(12)
-	h.crc = d.be32()
+	h.offset = d.Be64()
+	h.size = d.Be64()
+	h.partition = d.Be64()
+	h.blockIndex = d.Be16()
+	d.Skip(1)
+	h.encoding = d.Byte()
+	d.Skip(4)
+	h.stacktraces = d.Be32()
+	h.nodes = d.Be32()
+	h.maxDepth = d.Be32()
+	h.maxNodes = d.Be32()
+	d.Skip(12)
+	h.crc = d.Be32()
 	return h
 }
 
-func decodeSymbolsBlockHeader(d *decbuf) symbolsBlockHeader {
+func decodeSymbolsBlockHeader(d *encoding.Decbuf) symbolsBlockHeader {
 	var h symbolsBlockHeader
-	h.offset = d.be64()
-	h.size = d.be32()
-	h.crc = d.be32()
-	h.length = d.be32()
-	h.blockSize = d.be32()
-	h.headerSize = d.be16()
-	h.format = d.be16()
-	d.skip(4)
+	h.offset = d.Be64()
+	h.size = d.Be32()
+	h.crc = d.Be32()
+	h.length = d.Be32()
+	h.blockSize = d.Be32()
+	h.headerSize = d.Be16()
+	h.format = d.Be16()
+	d.Skip(4)
 	return h
 }
 
@@ -292,9 +294,9 @@ func decodeSymbolsBlockHeader(d *decbuf) symbolsBlockHeader {
 // index section's offset, checked against the file size.
 func decodeFooter(b []byte, fileSize int64) (indexOffset int64, err error) {
 	if len(b) != footerSize {
-		return 0, fmt.Errorf("footer: %d bytes instead of %d: %w", len(b), footerSize, errShortData)
+		return 0, fmt.Errorf("footer: %d bytes instead of %d: %w", len(b), footerSize, encoding.ErrShortData)
 	}
-	if err := verifyCRC(b[:20], binary.BigEndian.Uint32(b[20:])); err != nil {
+	if err := encoding.VerifyCRC32C(b[:20], binary.BigEndian.Uint32(b[20:])); err != nil {
 		return 0, fmt.Errorf("footer: %w", err)
 	}
 	if string(b[:4]) != symdbMagic {
@@ -305,7 +307,7 @@ func decodeFooter(b []byte, fileSize int64) (indexOffset int64, err error) {
 	}
 	off := binary.BigEndian.Uint64(b[8:16])
 	if off > math.MaxInt64 || int64(off) > fileSize-footerSize || fileSize-footerSize-int64(off) < indexMinSize {
-		return 0, fmt.Errorf("footer: index offset %d leaves no room for an index in a %d-byte file: %w", off, fileSize, errShortData)
+		return 0, fmt.Errorf("footer: index offset %d leaves no room for an index in a %d-byte file: %w", off, fileSize, encoding.ErrShortData)
 	}
 	return int64(off), nil
 }

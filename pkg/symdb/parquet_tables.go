@@ -17,6 +17,7 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/parquetguard"
 )
 
 // maxRowsPerByte bounds the row count a parquet file may claim before any
@@ -73,7 +74,7 @@ func openParquetFile(ctx context.Context, files blockreader.BlockFiles, relPath 
 		}
 	}
 	footer := tail[len(tail)-8-int(footerLen) : len(tail)-8]
-	if n, err := checkThriftStruct(footer); err != nil || n != len(footer) {
+	if n, err := parquetguard.StructLen(footer); err != nil || n != len(footer) {
 		return nil, corruptf("parquet footer: %v (%d of %d bytes)", err, n, len(footer))
 	}
 	cached := &tailReaderAt{ra: ra, off: size - int64(len(tail)), tail: tail}
@@ -159,7 +160,7 @@ func (pf *parquetFile) readChunk(ra io.ReaderAt, rowGroup int, col leafColumn, b
 	var h format.PageHeader
 	var protocol thrift.CompactProtocol
 	for pos := 0; pos < len(data); {
-		n, err := checkThriftStruct(data[pos:])
+		n, err := parquetguard.StructLen(data[pos:])
 		if err != nil {
 			return nil, fmt.Errorf("%w: page header at %d: %v", ErrCorrupt, start+int64(pos), err)
 		}

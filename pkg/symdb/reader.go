@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // Errors a Reader reports, wrapped with the file and part that was bad.
@@ -22,8 +23,9 @@ var (
 	// ErrCorrupt marks every error caused by the content of a symbol file
 	// rather than by reading it.
 	ErrCorrupt = errors.New("corrupt symbol data")
-	// ErrChecksum is a CRC32C mismatch; it is also ErrCorrupt.
-	ErrChecksum = errors.New("bad CRC32C")
+	// ErrChecksum is a CRC32C mismatch; it is also ErrCorrupt. It is
+	// encoding.ErrChecksum, the error blockreader reports too.
+	ErrChecksum = encoding.ErrChecksum
 	// ErrMagic is a symdb header or footer without "sym1"; it is also
 	// ErrCorrupt.
 	ErrMagic = errors.New("bad magic number")
@@ -217,7 +219,7 @@ func readFormat3Index(ctx context.Context, files blockreader.BlockFiles, relPath
 		return nil, fmt.Errorf("%s: %w", relPath, err)
 	}
 	if size < footerSize {
-		return nil, fmt.Errorf("%s: %w", relPath, corrupt(fmt.Errorf("file of %d bytes has no footer: %w", size, errShortData)))
+		return nil, fmt.Errorf("%s: %w", relPath, corrupt(fmt.Errorf("file of %d bytes has no footer: %w", size, encoding.ErrShortData)))
 	}
 	footer := make([]byte, footerSize)
 	if err := readFull(ra, footer, size-footerSize); err != nil {
@@ -403,7 +405,7 @@ func decodeStacktraces(chunks []chunkHeader, data [][]byte) (parents, locs []int
 	ids.chunkStart = make([]int32, len(chunks)+1)
 	start := 0
 	for i, c := range chunks {
-		if err := verifyCRC(data[i], c.crc); err != nil {
+		if err := encoding.VerifyCRC32C(data[i], c.crc); err != nil {
 			return nil, nil, ids, fmt.Errorf("chunk %d: %w", i, err)
 		}
 		end := start + int(c.nodes)
@@ -428,7 +430,7 @@ func decodeStacktraces(chunks []chunkHeader, data [][]byte) (parents, locs []int
 // holds their bytes in partition header order.
 func decodeSymbolTables(blocks [numTables]symbolsBlockHeader, data [][]byte) (*symbolTables, error) {
 	for t, h := range blocks {
-		if err := verifyCRC(data[t], h.crc); err != nil {
+		if err := encoding.VerifyCRC32C(data[t], h.crc); err != nil {
 			return nil, fmt.Errorf("%s: %w", tableNames[t], err)
 		}
 	}
@@ -635,7 +637,7 @@ func readRanges(ra io.ReaderAt, size int64, ranges []byteRange) ([][]byte, error
 	var total uint64
 	for _, r := range ranges {
 		if r.off > uint64(size) || r.size > uint64(size)-r.off {
-			return nil, corrupt(fmt.Errorf("range [%d, +%d) runs past the end of the %d-byte file: %w", r.off, r.size, size, errShortData))
+			return nil, corrupt(fmt.Errorf("range [%d, +%d) runs past the end of the %d-byte file: %w", r.off, r.size, size, encoding.ErrShortData))
 		}
 		lo, hi = min(lo, r.off), max(hi, r.off+r.size)
 		total += r.size

@@ -3,9 +3,10 @@ package symdb
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"math"
 	"slices"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // Symbol block formats and their minimum per-block header sizes
@@ -26,7 +27,7 @@ const (
 // symbolBlocks walks the encoded blocks of one format 3 symbol table.
 type symbolBlocks struct {
 	h          symbolsBlockHeader
-	d          decbuf
+	d          encoding.Decbuf
 	headerSize int
 	verifyCRC  bool
 	scratch    []int64
@@ -40,7 +41,7 @@ func newSymbolBlocks(h symbolsBlockHeader, data []byte, wantFormat uint16, minHe
 		return nil, fmt.Errorf("%w: block format %d, want %d", ErrFormatVersion, h.format, wantFormat)
 	}
 	if uint64(len(data)) != uint64(h.size) {
-		return nil, fmt.Errorf("table of %d bytes, header says %d: %w", len(data), h.size, errShortData)
+		return nil, fmt.Errorf("table of %d bytes, header says %d: %w", len(data), h.size, encoding.ErrShortData)
 	}
 	if h.length > 0 && h.blockSize == 0 {
 		return nil, fmt.Errorf("%d items in blocks of 0", h.length)
@@ -52,26 +53,26 @@ func newSymbolBlocks(h symbolsBlockHeader, data []byte, wantFormat uint16, minHe
 	if h.length > 0 {
 		blocks := (uint64(h.length) + uint64(h.blockSize) - 1) / uint64(h.blockSize)
 		if blocks*uint64(hs) > uint64(len(data)) {
-			return nil, fmt.Errorf("%d blocks of at least %d bytes cannot fit in %d bytes: %w", blocks, hs, len(data), errShortData)
+			return nil, fmt.Errorf("%d blocks of at least %d bytes cannot fit in %d bytes: %w", blocks, hs, len(data), encoding.ErrShortData)
 		}
 	}
-	return &symbolBlocks{h: h, d: decbuf{b: data}, headerSize: hs, verifyCRC: verifyCRC}, nil
+	return &symbolBlocks{h: h, d: encoding.Decbuf{B: data}, headerSize: hs, verifyCRC: verifyCRC}, nil
 }
 
 // nextHeader returns the header of the next block, its CRC checked: the
 // CRC is stored at crcOff and covers the header bytes before its last four.
-func (s *symbolBlocks) nextHeader(crcOff int) (decbuf, error) {
-	hb := s.d.bytes(s.headerSize)
-	if s.d.err() != nil {
-		return decbuf{}, fmt.Errorf("block header: %w", s.d.err())
+func (s *symbolBlocks) nextHeader(crcOff int) (encoding.Decbuf, error) {
+	hb := s.d.Bytes(s.headerSize)
+	if s.d.Err() != nil {
+		return encoding.Decbuf{}, fmt.Errorf("block header: %w", s.d.Err())
 	}
 	if s.verifyCRC {
 		stored := binary.BigEndian.Uint32(hb[crcOff:])
-		if got := crc32.Checksum(hb[:len(hb)-4], castagnoli); got != stored {
-			return decbuf{}, fmt.Errorf("block header: %w", checksumError(stored, got))
+		if err := encoding.VerifyCRC32C(hb[:len(hb)-4], stored); err != nil {
+			return encoding.Decbuf{}, fmt.Errorf("block header: %w", err)
 		}
 	}
-	return decbuf{b: hb}, nil
+	return encoding.Decbuf{B: hb}, nil
 }
 
 // forEachBlock calls fn with the item range [lo, hi) of every block.
@@ -84,15 +85,15 @@ func (s *symbolBlocks) forEachBlock(fn func(lo, hi int) error) error {
 		}
 		lo = hi
 	}
-	if s.d.len() != 0 {
-		return fmt.Errorf("%d bytes left after %d items", s.d.len(), n)
+	if s.d.Len() != 0 {
+		return fmt.Errorf("%d bytes left after %d items", s.d.Len(), n)
 	}
 	return nil
 }
 
 // blockCount reads a block's item count and checks it against the block.
-func blockCount(hd *decbuf, want int) error {
-	if got := hd.be32(); hd.err() == nil && int64(got) != int64(want) {
+func blockCount(hd *encoding.Decbuf, want int) error {
+	if got := hd.Be32(); hd.Err() == nil && int64(got) != int64(want) {
 		return fmt.Errorf("block holds %d items, want %d", got, want)
 	}
 	return nil
@@ -101,9 +102,9 @@ func blockCount(hd *decbuf, want int) error {
 // column returns the next size bytes of a block payload, delta-decoded into
 // exactly n values.
 func (s *symbolBlocks) column(name string, size uint32, n int) ([]int64, error) {
-	b := s.d.bytes(int(min(uint64(size), math.MaxInt32)))
-	if s.d.err() != nil || uint64(size) > math.MaxInt32 {
-		return nil, fmt.Errorf("%s column of %d bytes: %w", name, size, errShortData)
+	b := s.d.Bytes(int(min(uint64(size), math.MaxInt32)))
+	if s.d.Err() != nil || uint64(size) > math.MaxInt32 {
+		return nil, fmt.Errorf("%s column of %d bytes: %w", name, size, encoding.ErrShortData)
 	}
 	var err error
 	s.scratch, err = decodeDelta(s.scratch, b, n)
@@ -130,22 +131,22 @@ func decodeStringsTable(h symbolsBlockHeader, data []byte, verifyCRC bool) ([]st
 		if err := blockCount(&hd, hi-lo); err != nil {
 			return err
 		}
-		hd.skip(1) // unused; may hold garbage
-		width := hd.byte()
-		if hd.err() != nil {
-			return hd.err()
+		hd.Skip(1) // unused; may hold garbage
+		width := hd.Byte()
+		if hd.Err() != nil {
+			return hd.Err()
 		}
 		var lens []byte
 		switch width {
 		case 8:
-			lens = s.d.bytes(hi - lo)
+			lens = s.d.Bytes(hi - lo)
 		case 16:
-			lens = s.d.bytes(2 * (hi - lo))
+			lens = s.d.Bytes(2 * (hi - lo))
 		default:
 			return fmt.Errorf("string length width %d", width)
 		}
-		if s.d.err() != nil {
-			return fmt.Errorf("string lengths: %w", s.d.err())
+		if s.d.Err() != nil {
+			return fmt.Errorf("string lengths: %w", s.d.Err())
 		}
 		for i := lo; i < hi; i++ {
 			var l int
@@ -154,9 +155,9 @@ func decodeStringsTable(h symbolsBlockHeader, data []byte, verifyCRC bool) ([]st
 			} else {
 				l = int(binary.BigEndian.Uint16(lens[2*(i-lo):]))
 			}
-			start := len(data) - s.d.len()
-			if s.d.bytes(l); s.d.err() != nil {
-				return fmt.Errorf("string %d of %d bytes: %w", i, l, s.d.err())
+			start := len(data) - s.d.Len()
+			if s.d.Bytes(l); s.d.Err() != nil {
+				return fmt.Errorf("string %d of %d bytes: %w", i, l, s.d.Err())
 			}
 			out[i] = all[start : start+l]
 		}
@@ -186,10 +187,10 @@ func decodeFunctionsTable(h symbolsBlockHeader, data []byte, verifyCRC bool) ([]
 		}
 		var sizes [4]uint32
 		for k := range sizes {
-			sizes[k] = hd.be32()
+			sizes[k] = hd.Be32()
 		}
-		if hd.err() != nil {
-			return hd.err()
+		if hd.Err() != nil {
+			return hd.Err()
 		}
 		fns := out[lo:hi]
 		for k, name := range [4]string{"Name", "SystemName", "Filename", "StartLine"} {
@@ -235,10 +236,10 @@ func decodeMappingsTable(h symbolsBlockHeader, data []byte, verifyCRC bool) ([]M
 		}
 		var sizes [6]uint32
 		for k := range sizes {
-			sizes[k] = hd.be32()
+			sizes[k] = hd.Be32()
 		}
-		if hd.err() != nil {
-			return hd.err()
+		if hd.Err() != nil {
+			return hd.Err()
 		}
 		ms := out[lo:hi]
 		names := [6]string{"Filename", "BuildId", "Flags", "MemoryStart", "MemoryLimit", "FileOffset"}
@@ -298,13 +299,13 @@ func decodeLocationsTable(h symbolsBlockHeader, data []byte, verifyCRC bool) ([]
 		if err := blockCount(&hd, hi-lo); err != nil {
 			return err
 		}
-		mappingSize := hd.be32()
-		linesLen := hd.be32()
-		linesSize := hd.be32()
-		addrSize := hd.be32()
-		foldedSize := hd.be32()
-		if hd.err() != nil {
-			return hd.err()
+		mappingSize := hd.Be32()
+		linesLen := hd.Be32()
+		linesSize := hd.Be32()
+		addrSize := hd.Be32()
+		foldedSize := hd.Be32()
+		if hd.Err() != nil {
+			return hd.Err()
 		}
 		locs := out[lo:hi]
 		n := hi - lo
@@ -315,9 +316,9 @@ func decodeLocationsTable(h symbolsBlockHeader, data []byte, verifyCRC bool) ([]
 		for i := range locs {
 			locs[i].MappingID = uint32(v[i])
 		}
-		counts := s.d.bytes(n)
-		if s.d.err() != nil {
-			return fmt.Errorf("line counts: %w", s.d.err())
+		counts := s.d.Bytes(n)
+		if s.d.Err() != nil {
+			return fmt.Errorf("line counts: %w", s.d.Err())
 		}
 		total := 0
 		for i, c := range counts {
@@ -345,9 +346,9 @@ func decodeLocationsTable(h symbolsBlockHeader, data []byte, verifyCRC bool) ([]
 			}
 		}
 		if foldedSize > 0 {
-			bits := s.d.bytes(int(min(uint64(foldedSize), math.MaxInt32)))
-			if s.d.err() != nil || uint64(foldedSize) > math.MaxInt32 {
-				return fmt.Errorf("IsFolded bitmap of %d bytes: %w", foldedSize, errShortData)
+			bits := s.d.Bytes(int(min(uint64(foldedSize), math.MaxInt32)))
+			if s.d.Err() != nil || uint64(foldedSize) > math.MaxInt32 {
+				return fmt.Errorf("IsFolded bitmap of %d bytes: %w", foldedSize, encoding.ErrShortData)
 			}
 			// The writer masks bit i with 7, so only the first three
 			// locations of a block can be folded; decode the same way.

@@ -3,6 +3,8 @@ package symdb
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // Group-varint layout (block-format.md §10.2): a control byte whose bit
@@ -31,7 +33,7 @@ func decodeTree(parents, locs []int32, b []byte) error {
 	pos := 0
 	for i := 0; i < n; i += 2 {
 		if pos >= len(b) {
-			return fmt.Errorf("tree: node %d of %d at byte %d: %w", i, n, pos, errShortData)
+			return fmt.Errorf("tree: node %d of %d at byte %d: %w", i, n, pos, encoding.ErrShortData)
 		}
 		ctrl := b[pos]
 		l0 := int(ctrl&3) + 1
@@ -39,7 +41,7 @@ func decodeTree(parents, locs []int32, b []byte) error {
 		l2 := int(ctrl>>4&3) + 1
 		l3 := int(ctrl>>6) + 1
 		if len(b)-pos-1 < l0+l1+l2+l3 {
-			return fmt.Errorf("tree: node %d of %d: group at byte %d needs %d bytes, %d left: %w", i, n, pos, 1+l0+l1+l2+l3, len(b)-pos, errShortData)
+			return fmt.Errorf("tree: node %d of %d: group at byte %d needs %d bytes, %d left: %w", i, n, pos, 1+l0+l1+l2+l3, len(b)-pos, encoding.ErrShortData)
 		}
 		var v0, v1, v2, v3 uint32
 		p := pos + 1

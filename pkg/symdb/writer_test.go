@@ -3,12 +3,13 @@ package symdb
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/delta"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 )
 
 // This file holds a small symdb writer, written from block-format.md, so
@@ -50,7 +51,7 @@ func encodeTree(parents, locs []int32) []byte {
 	return out
 }
 
-func crc(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+func crc(b []byte) uint32 { return encoding.CRC32C(b) }
 
 // newRand returns a deterministic random source for test data.
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)) }
