@@ -46,6 +46,14 @@ bench-data:
 		-distinct-stacks 15000 -samples-per-profile 3600 -seed 1 \
 		-end $$(date -u +%Y-%m-%dT%H:00:00Z); fi
 
+## test: every unit, fuzz-seed and integration test
+test:
+	$(GO) test $(TEST_FLAGS) -count=1 ./...
+
+## bench: benchmarks with allocation figures (the bench-data bucket is used when present)
+bench:
+	CINDER_BENCH_BUCKET=$(BENCH_BUCKET) $(GO) test -run='^$$' -bench='$(BENCH)' -benchmem ./...
+
 ## lint: formatting and vet
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$' | grep -v 'connect\.go$$')); \
