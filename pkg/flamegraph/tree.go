@@ -34,11 +34,12 @@ type Tree struct {
 
 	children childIndex // (parent, name ID) → node
 
+	// partitionNames[nt][k] is 1 + the name ID of name k of partition name
+	// tree nt, 0 while unknown.
+	partitionNames map[*nameTree][]int32
+
 	// Scratch reused by AddPartition.
-	nodeMap []int32
-	fnNames []int32
-	// scratch holds one partition's tree for AddPartitionTruncated.
-	scratch *Tree
+	pscratch partitionScratch
 }
 
 // NewTree returns an empty tree.
@@ -121,10 +122,10 @@ func (t *Tree) InsertStack(value int64, rootFirstNames ...string) {
 // value of the samples whose stack trace has partition node i as its leaf,
 // so len(nodeSelf) must equal len(p.Parents).
 //
-// Every partition node leading to a positive value is resolved exactly once,
-// parents first: its location's lines are inserted outermost first (lines
-// are stored innermost first), and a location without lines maps to its
-// parent's tree node. Values ≤ 0 are skipped. A value whose stack has no
+// Every partition node leading to a positive value is resolved, parents
+// first, through the partition's name tree (built once per partition): its
+// location's lines are inserted outermost first (lines are stored innermost
+// first), and a location without lines maps to its parent's tree node. Values ≤ 0 are skipped. A value whose stack has no
 // frame at all (a chunk root, or only line-less locations) has no node to
 // land on and is dropped, as in Pyroscope.
 func (t *Tree) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
@@ -133,57 +134,7 @@ func (t *Tree) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
 		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
 			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
 	}
-	t.init()
-	parents := p.Parents
-
-	// Pass 1: mark every node on the way to a positive value.
-	// NOTE: after pass 2, nodeMap[i] holds the tree node of partition node i;
-	// until then it is 1 for nodes to resolve and 0 for the others.
-	nodeMap := growInt32(t.nodeMap, n)
-	clear(nodeMap)
-	for i := n - 1; i >= 0; i-- {
-		if nodeSelf[i] > 0 || nodeMap[i] != 0 {
-			nodeMap[i] = 1
-			if par := parents[i]; par >= 0 {
-				nodeMap[par] = 1
-			}
-		}
-	}
-
-	// Function → tree name ID, interned on first use.
-	fnNames := growInt32(t.fnNames, len(p.Functions))
-	for i := range fnNames {
-		fnNames[i] = -1
-	}
-
-	// Pass 2: resolve marked nodes in index order (parents first).
-	for i := 0; i < n; i++ {
-		if nodeMap[i] == 0 {
-			continue
-		}
-		par := parents[i]
-		if par < 0 {
-			nodeMap[i] = 0 // a chunk root is the empty stack
-			continue
-		}
-		cur := nodeMap[par]
-		lines := p.Locations[p.NodeLocations[i]].Lines
-		for j := len(lines) - 1; j >= 0; j-- {
-			fn := lines[j].FunctionID
-			name := fnNames[fn]
-			if name < 0 {
-				name = t.intern(p.Strings[p.Functions[fn].Name])
-				fnNames[fn] = name
-			}
-			cur = t.child(cur, name)
-		}
-		nodeMap[i] = cur
-		if v := nodeSelf[i]; v > 0 && cur != 0 {
-			t.self[cur] += v
-			t.dirty = true
-		}
-	}
-	t.nodeMap, t.fnNames = nodeMap, fnNames
+	t.addPartition(p, nodeSelf, 0)
 	return nil
 }
 

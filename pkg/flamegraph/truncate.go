@@ -1,6 +1,8 @@
 package flamegraph
 
 import (
+	"fmt"
+
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
@@ -28,62 +30,13 @@ import (
 // Unlike Truncate, a function named "other" gets no special treatment at
 // this stage. maxNodes < 1 adds the partition whole.
 func (t *Tree) AddPartitionTruncated(p *symdb.Partition, nodeSelf []int64, maxNodes int64) error {
-	if maxNodes < 1 || partitionFrameBound(p, nodeSelf, maxNodes) {
-		return t.AddPartition(p, nodeSelf)
-	}
-	s := t.scratchTree()
-	if err := s.AddPartition(p, nodeSelf); err != nil {
-		return err
-	}
-	if int64(s.Len()) <= maxNodes {
-		t.Merge(s)
-		return nil
-	}
-	t.mergeTruncated(s, maxNodes, false)
-	return nil
-}
-
-// partitionFrameBound reports whether the frames of the partition's stacks
-// leading to positive values number at most maxNodes: the partition's tree
-// then cannot exceed the budget. It is false for a malformed partition, so
-// that AddPartition reports the error.
-func partitionFrameBound(p *symdb.Partition, nodeSelf []int64, maxNodes int64) bool {
 	n := len(p.Parents)
 	if len(nodeSelf) != n || len(p.NodeLocations) != n {
-		return false
+		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
+			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
 	}
-	// Walk up from each positive value until a node already counted; a
-	// node is counted once, with the lines of its location.
-	var frames int64
-	seen := make([]bool, n)
-	for i := n - 1; i >= 0; i-- {
-		if nodeSelf[i] <= 0 {
-			continue
-		}
-		for nd := int32(i); nd >= 0 && !seen[nd]; nd = p.Parents[nd] {
-			seen[nd] = true
-			if p.Parents[nd] < 0 {
-				break
-			}
-			frames += int64(len(p.Locations[p.NodeLocations[nd]].Lines))
-			if frames > maxNodes {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// scratchTree returns an empty tree owned by t, reused between calls.
-func (t *Tree) scratchTree() *Tree {
-	s := t.scratch
-	if s == nil {
-		s = NewTree()
-		t.scratch = s
-		return s
-	}
-	s.reset()
-	return s
+	t.addPartition(p, nodeSelf, max(maxNodes, 0))
+	return nil
 }
 
 // reset empties the tree, keeping its capacity.
@@ -96,6 +49,7 @@ func (t *Tree) reset() {
 	t.total = append(t.total[:0], 0)
 	t.dirty = false
 	t.children.reset()
+	clear(t.partitionNames)
 }
 
 // Truncate returns the tree cut to maxNodes nodes the way Pyroscope's tree

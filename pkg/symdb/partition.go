@@ -3,6 +3,7 @@ package symdb
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -36,6 +37,9 @@ type Partition struct {
 
 	// ids maps a stack-trace ID to its leaf node; see NodeOf.
 	ids stacktraceIDs
+
+	derivedMu sync.Mutex
+	derived   map[any]any // see Derived
 }
 
 // Location is a pprof location. Lines are innermost (inlined) first.
@@ -87,6 +91,24 @@ type stacktraceIDs struct {
 
 	rowMode   bool
 	leafOfRow []int32
+}
+
+// Derived returns the value that build computes from p, computing it on the
+// first call for key and keeping it for as long as p lives. Users of a
+// partition keep structures derived from it here (a call tree merged by
+// function name, say) so that they are built once and freed with it.
+func (p *Partition) Derived(key any, build func() any) any {
+	p.derivedMu.Lock()
+	defer p.derivedMu.Unlock()
+	if v, ok := p.derived[key]; ok {
+		return v
+	}
+	v := build()
+	if p.derived == nil {
+		p.derived = make(map[any]any)
+	}
+	p.derived[key] = v
+	return v
 }
 
 // NodeOf returns the leaf node of a stack-trace ID, or -1 when the ID names

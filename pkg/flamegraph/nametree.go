@@ -1,0 +1,239 @@
+package flamegraph
+
+import (
+	"github.com/cinder-profiling/cinder/pkg/symdb"
+)
+
+// nameTree is the call tree of a whole partition, frames merged by function
+// name: what AddPartition would build from every node of the partition. It
+// depends on the partition alone, so it is built once per partition and
+// shared by every query (see partitionNameTree); a query then only sums its
+// values into flat arrays indexed by name node.
+//
+// Name node 0 is the virtual root; parent[i] < i for every other node, and
+// names[name[i]] is its function name.
+type nameTree struct {
+	// nodeOf[i] is the name node of the stack ending at partition node i:
+	// 0 (the empty stack) for a chunk root or a stack of line-less
+	// locations only.
+	nodeOf []int32
+	parent []int32
+	name   []int32 // index into names; -1 for the root
+	names  []string
+
+	// What the tree was built from, to catch a partition that changed
+	// (partitions are immutable, but hand-built test partitions grow).
+	nodes, locations, functions, strs int
+	parents0                          *int32
+}
+
+// matches reports whether nt was built from p as it is now.
+func (nt *nameTree) matches(p *symdb.Partition) bool {
+	var parents0 *int32
+	if len(p.Parents) > 0 {
+		parents0 = &p.Parents[0]
+	}
+	return nt.nodes == len(p.Parents) && nt.locations == len(p.Locations) &&
+		nt.functions == len(p.Functions) && nt.strs == len(p.Strings) && nt.parents0 == parents0
+}
+
+// buildNameTree resolves every node of p, parents first. A location's
+// lines are stored innermost first and enter the tree outermost first; a
+// location without lines maps to its parent's node.
+func buildNameTree(p *symdb.Partition) *nameTree {
+	n := len(p.Parents)
+	nt := &nameTree{
+		nodeOf:    make([]int32, n),
+		parent:    []int32{-1},
+		name:      []int32{-1},
+		nodes:     n,
+		locations: len(p.Locations),
+		functions: len(p.Functions),
+		strs:      len(p.Strings),
+	}
+	if n > 0 {
+		nt.parents0 = &p.Parents[0]
+	}
+	fnName := make([]int32, len(p.Functions))
+	for i := range fnName {
+		fnName[i] = -1
+	}
+	nameIDs := make(map[string]int32)
+	var children childIndex
+	children.resize(1 << log2(max(2*n, childIndexMinSize)))
+	for i := 0; i < n; i++ {
+		par := p.Parents[i]
+		if par < 0 {
+			continue // nodeOf[i] = 0: a chunk root is the empty stack
+		}
+		cur := nt.nodeOf[par]
+		lines := p.Locations[p.NodeLocations[i]].Lines
+		for j := len(lines) - 1; j >= 0; j-- {
+			fn := lines[j].FunctionID
+			nm := fnName[fn]
+			if nm < 0 {
+				s := p.Strings[p.Functions[fn].Name]
+				id, ok := nameIDs[s]
+				if !ok {
+					id = int32(len(nt.names))
+					nt.names = append(nt.names, s)
+					nameIDs[s] = id
+				}
+				fnName[fn] = id
+				nm = id
+			}
+			c := children.get(cur, nm)
+			if c < 0 {
+				c = int32(len(nt.parent))
+				nt.parent = append(nt.parent, cur)
+				nt.name = append(nt.name, nm)
+				children.put(cur, nm, c)
+			}
+			cur = c
+		}
+		nt.nodeOf[i] = cur
+	}
+	return nt
+}
+
+// nameTreeKey is the key of a partition's name tree among the values
+// derived from the partition.
+type nameTreeKey struct{}
+
+// partitionNameTree returns the name tree of p, built on first use and kept
+// with p, so it lives exactly as long as the partition does.
+func partitionNameTree(p *symdb.Partition) *nameTree {
+	nt := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p) }).(*nameTree)
+	if !nt.matches(p) {
+		// Partitions are immutable; only hand-built test partitions grow.
+		return buildNameTree(p)
+	}
+	return nt
+}
+
+// partitionScratch holds the per-partition arrays of addPartition, reused
+// between calls. dropped is all zeros between calls.
+type partitionScratch struct {
+	self, total, vals, dropped []int64
+	dst                        []int32
+	live                       []int32
+}
+
+func growInt64(s []int64, n int) []int64 {
+	if cap(s) < n {
+		return make([]int64, n)
+	}
+	return s[:n]
+}
+
+// nameOf returns t's name ID for name k of nt, interning each name of a
+// partition at most once per tree.
+func (t *Tree) nameOf(nt *nameTree, k int32) int32 {
+	ids := t.partitionNames[nt]
+	if ids == nil {
+		if t.partitionNames == nil {
+			t.partitionNames = make(map[*nameTree][]int32)
+		}
+		ids = make([]int32, len(nt.names))
+		t.partitionNames[nt] = ids
+	}
+	if id := ids[k]; id > 0 {
+		return id - 1
+	}
+	id := t.intern(nt.names[k])
+	ids[k] = id + 1
+	return id
+}
+
+// addPartition adds the positive values of p to t through p's name tree,
+// truncating the partition's own tree to maxNodes nodes first when
+// maxNodes ≥ 1 (see AddPartitionTruncated). Only the nodes that survive
+// are looked up in t.
+func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64) {
+	t.init()
+	nt := partitionNameTree(p)
+	m := len(nt.parent)
+	sc := &t.pscratch
+
+	// Self and total per name node; values of the empty stack are dropped.
+	self := growInt64(sc.self, m)
+	clear(self)
+	nodeOf := nt.nodeOf[:len(nodeSelf)]
+	for i, v := range nodeSelf {
+		if v > 0 {
+			self[nodeOf[i]] += v
+		}
+	}
+	self[0] = 0
+	total := growInt64(sc.total, m)
+	copy(total, self)
+	parent := nt.parent
+	for j := m - 1; j > 0; j-- {
+		total[parent[j]] += total[j]
+	}
+
+	// The partition's tree holds the name nodes with a positive total
+	// (live, ascending). minTotal is the maxNodes-th largest of their
+	// totals when there are more of them than maxNodes, else 1: every one
+	// of them is kept.
+	live := sc.live[:0]
+	for j, v := range total[1:] {
+		if v > 0 {
+			live = append(live, int32(j+1))
+		}
+	}
+	sc.live = live
+	minTotal := int64(1)
+	truncate := maxNodes >= 1 && int64(len(live)) > maxNodes
+	if truncate {
+		vals := growInt64(sc.vals, len(live))
+		for k, j := range live {
+			vals[k] = total[j]
+		}
+		minTotal = kthLargest(vals, int(maxNodes))
+		sc.vals = vals
+	}
+	dropped := growInt64(sc.dropped, m)
+	sc.dropped = dropped
+
+	// dst[j] is the node of t that live name node j went to, -1 if none.
+	dst := growInt32(sc.dst, m)
+	dst[0] = 0
+	name := nt.name
+	for _, j := range live {
+		par := parent[j]
+		d := dst[par]
+		tj := total[j]
+		if d < 0 || tj < minTotal {
+			dst[j] = -1
+			if d >= 0 {
+				dropped[par] += tj
+			}
+			continue
+		}
+		c := t.child(d, t.nameOf(nt, name[j]))
+		dst[j] = c
+		t.self[c] += self[j]
+	}
+	if truncate {
+		other := int32(-1)
+		addOther := func(j int32) {
+			v := dropped[j]
+			if v == 0 {
+				return
+			}
+			dropped[j] = 0
+			if other < 0 {
+				other = t.intern(otherName)
+			}
+			c := t.child(dst[j], other)
+			t.self[c] += v
+		}
+		addOther(0)
+		for _, j := range live {
+			addOther(j)
+		}
+	}
+	t.dirty = true
+	sc.self, sc.total, sc.dst = self, total, dst
+}
