@@ -78,7 +78,12 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		return fmt.Errorf("bucket: %w", err)
 	}
 	defer bkt.Close()
-	var syncOpts []bucket.SyncerOption
+	byteCache, err := cache.New(cfg.Cache, logger, reg)
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	defer byteCache.Close()
+	syncOpts := []bucket.SyncerOption{bucket.WithByteCache(byteCache)}
 	if size := cfg.Cache.Partitions.MaxSizeBytes; size > 0 {
 		lru := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](size, (*symdb.Partition).SizeBytes)
 		syncOpts = append(syncOpts, bucket.WithPartitionCache(cache.InstrumentObjects(lru, "partitions", reg)))

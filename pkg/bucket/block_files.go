@@ -10,6 +10,7 @@ import (
 	"github.com/thanos-io/objstore"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/cache"
 )
 
 // objectReadTimeout bounds one ranged read made through a long-lived
@@ -19,9 +20,10 @@ const objectReadTimeout = 2 * time.Minute
 // blockFiles reads the files of one block from the bucket. Only files that
 // meta.json lists can be read, so a query can never reach outside its block.
 type blockFiles struct {
-	bkt  objstore.BucketReader
-	dir  string
-	meta *blockreader.Meta
+	bkt   objstore.BucketReader
+	dir   string
+	meta  *blockreader.Meta
+	cache cache.Cache // of ranged reads; nil for none
 
 	mu    sync.Mutex
 	sizes map[string]int64 // stat results for files listed without sizeBytes
@@ -29,8 +31,8 @@ type blockFiles struct {
 
 var _ blockreader.BlockFiles = (*blockFiles)(nil)
 
-func newBlockFiles(bkt objstore.BucketReader, dir string, meta *blockreader.Meta) *blockFiles {
-	return &blockFiles{bkt: bkt, dir: dir, meta: meta, sizes: map[string]int64{}}
+func newBlockFiles(bkt objstore.BucketReader, dir string, meta *blockreader.Meta, c cache.Cache) *blockFiles {
+	return &blockFiles{bkt: bkt, dir: dir, meta: meta, cache: c, sizes: map[string]int64{}}
 }
 
 func (f *blockFiles) objectName(relPath string) (string, blockreader.File, error) {
@@ -62,7 +64,7 @@ func (f *blockFiles) ReaderAt(ctx context.Context, relPath string) (io.ReaderAt,
 			return nil, 0, err
 		}
 	}
-	return &objectReaderAt{bkt: f.bkt, name: name, size: size}, size, nil
+	return &objectReaderAt{bkt: f.bkt, name: name, size: size, cache: f.cache}, size, nil
 }
 
 func (f *blockFiles) stat(ctx context.Context, name string) (int64, error) {
@@ -82,11 +84,17 @@ func (f *blockFiles) stat(ctx context.Context, name string) (int64, error) {
 	return attrs.Size, nil
 }
 
-// objectReaderAt turns ranged GETs into an io.ReaderAt.
+// maxCachedRead is the largest ranged read kept in the byte cache: footers,
+// page indexes and symbol data, not whole column chunks.
+const maxCachedRead = 1 << 20
+
+// objectReaderAt turns ranged GETs into an io.ReaderAt. Block files are
+// immutable, so a range read once can be served from the cache forever.
 type objectReaderAt struct {
-	bkt  objstore.BucketReader
-	name string
-	size int64
+	bkt   objstore.BucketReader
+	name  string
+	size  int64
+	cache cache.Cache
 }
 
 func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
@@ -99,17 +107,37 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	want := min(int64(len(p)), r.size-off)
 	ctx, cancel := context.WithTimeout(context.Background(), objectReadTimeout)
 	defer cancel()
+	var key string
+	if r.cache != nil && want <= maxCachedRead {
+		key = fmt.Sprintf("cinder:range:%s:%d:%d", r.name, off, want)
+		if v, ok := r.cache.Get(ctx, []string{key})[key]; ok && int64(len(v)) == want {
+			n := copy(p, v)
+			if want < int64(len(p)) {
+				return n, io.EOF
+			}
+			return n, nil
+		}
+	}
+	n, err := r.get(ctx, p[:want], off)
+	if err == nil && key != "" {
+		r.cache.Set(ctx, map[string][]byte{key: p[:want]}, 0)
+	}
+	if err == nil && want < int64(len(p)) {
+		return n, io.EOF
+	}
+	return n, err
+}
+
+func (r *objectReaderAt) get(ctx context.Context, p []byte, off int64) (int, error) {
+	want := int64(len(p))
 	rc, err := r.bkt.GetRange(ctx, r.name, off, want)
 	if err != nil {
 		return 0, fmt.Errorf("read %s [%d, %d): %w", r.name, off, off+want, err)
 	}
 	defer rc.Close()
-	n, err := io.ReadFull(rc, p[:want])
+	n, err := io.ReadFull(rc, p)
 	if err != nil {
 		return n, fmt.Errorf("read %s [%d, %d): %w", r.name, off, off+want, err)
-	}
-	if want < int64(len(p)) {
-		return n, io.EOF
 	}
 	return n, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/thanos-io/objstore"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/cache"
 )
 
 func TestBlockFiles(t *testing.T) {
@@ -27,7 +28,7 @@ func TestBlockFiles(t *testing.T) {
 		if sized {
 			meta.Files[0].SizeBytes = uint64(len(content))
 		}
-		f := newBlockFiles(bkt, dir, meta)
+		f := newBlockFiles(bkt, dir, meta, nil)
 
 		got, err := f.ReadFile(ctx, "profiles.parquet")
 		if err != nil || !bytes.Equal(got, content) {
@@ -55,5 +56,46 @@ func TestBlockFiles(t *testing.T) {
 				t.Errorf("ReaderAt(%q) succeeded for a file meta.json does not list", p)
 			}
 		}
+	}
+}
+
+// countingBucket counts ranged reads.
+type countingBucket struct {
+	objstore.Bucket
+	ranges int
+}
+
+func (b *countingBucket) GetRange(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+	b.ranges++
+	return b.Bucket.GetRange(ctx, name, off, length)
+}
+
+func TestBlockFilesByteCache(t *testing.T) {
+	ctx := context.Background()
+	bkt := &countingBucket{Bucket: objstore.NewInMemBucket()}
+	content := []byte("0123456789abcdefghij")
+	dir := "t/phlaredb/01HD3X85G9BGAG4S3TKPNMFG4Z"
+	if err := bkt.Upload(ctx, dir+"/profiles.parquet", bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	meta := &blockreader.Meta{Files: []blockreader.File{{RelPath: "profiles.parquet", SizeBytes: uint64(len(content))}}}
+	f := newBlockFiles(bkt, dir, meta, cache.NewMemory("test", 1<<20))
+	ra, _, err := f.ReaderAt(ctx, "profiles.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		buf := make([]byte, 5)
+		if n, err := ra.ReadAt(buf, 3); n != 5 || err != nil || string(buf) != "34567" {
+			t.Fatalf("round %d: ReadAt(3) = %d %q %v", round, n, buf, err)
+		}
+		buf[0] = 'X' // callers reuse their buffers; the cache must not see it
+		tail := make([]byte, 8)
+		if n, err := ra.ReadAt(tail, 17); n != 3 || !errors.Is(err, io.EOF) || string(tail[:n]) != "hij" {
+			t.Fatalf("round %d: ReadAt at the end = %d %q %v", round, n, tail[:n], err)
+		}
+	}
+	if bkt.ranges != 2 {
+		t.Errorf("%d ranged reads from the bucket, want 2: repeats must come from the cache", bkt.ranges)
 	}
 }

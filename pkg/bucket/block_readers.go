@@ -25,6 +25,13 @@ func WithPartitionCache(c PartitionCache) SyncerOption {
 	return func(s *Syncer) { s.partitions = c }
 }
 
+// WithByteCache keeps ranged reads of block files (footers, page indexes,
+// pages and symbol data) in c: block files are immutable, so entries never
+// go stale. With memcached, replicas and restarts share them.
+func WithByteCache(c cache.Cache) SyncerOption {
+	return func(s *Syncer) { s.byteCache = c }
+}
+
 // profilesFilename is the full-resolution profiles table of a block.
 const profilesFilename = "profiles.parquet"
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/cache"
 )
 
 // Defaults of SyncConfig; a zero field means its default.
@@ -124,6 +125,8 @@ type Syncer struct {
 	// partitions, when set, bounds the decoded symbol partitions that the
 	// blocks' symbol readers keep.
 	partitions PartitionCache
+	// byteCache, when set, keeps ranged reads of block files.
+	byteCache cache.Cache
 
 	view  atomic.Pointer[snapshot]
 	ready chan struct{} // closed after the first successful sync
@@ -539,7 +542,7 @@ func (s *Syncer) resolveBlock(ctx context.Context, key blockKey, markName string
 	res.loaded = &loadedBlock{
 		block: &Block{
 			Meta: meta, Index: idx, Tenant: key.tenant,
-			Files:      newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta),
+			Files:      newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta, s.byteCache),
 			partitions: s.partitions,
 		},
 		localMark: local,
