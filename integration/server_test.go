@@ -80,6 +80,7 @@ func querierBinary(t testing.TB) string {
 type server struct {
 	URL  string // http://127.0.0.1:port
 	Addr string // 127.0.0.1:port
+	Pid  int
 	logs *logBuffer
 }
 
@@ -156,7 +157,7 @@ func startServer(t testing.TB, bucketDir string, extraArgs ...string) *server {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("querier did not report its address within 30s\n%s", logs)
 	}
-	s := &server{URL: "http://" + addr, Addr: addr, logs: logs}
+	s := &server{URL: "http://" + addr, Addr: addr, Pid: cmd.Process.Pid, logs: logs}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.URL + "/ready")
