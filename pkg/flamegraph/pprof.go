@@ -150,6 +150,10 @@ type ProfileBuilder struct {
 	pathBuf []int32
 	fnode   []int32
 	fnTree  stackTrie
+
+	// Untruncated partitions are added through their stack hashes (see
+	// addPartitionFast); their stack nodes are not in stacks.index.
+	fast fastState
 }
 
 // NewProfileBuilder starts a profile of type pt for the query range
@@ -226,6 +230,11 @@ func (b *ProfileBuilder) SetMaxNodes(maxNodes int64) {
 // NOTE: the second rule keeps the location holding the root-most marked
 // function too (Pyroscope compares with ≥ before consuming a location), so
 // one marked frame survives above the stub. The goldens depend on it.
+//
+// Without a budget and go_pgo, partitions go through addPartitionFast;
+// the other paths use stackTrie.child. A builder that mixes both (budget
+// or go_pgo changed between partitions) still sums every value, but an
+// equal stack may then appear as two samples.
 func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
 	n := len(p.Parents)
 	if len(nodeSelf) != n || len(p.NodeLocations) != n {
@@ -243,6 +252,19 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 	if b.pgo != nil {
 		callSite = nil
 	}
+	var match []bool
+	if len(callSite) > 0 {
+		if b.matcher == nil {
+			b.matcher = &CallSiteMatcher{}
+		}
+		b.matcher.callSite = callSite
+		match = b.matcher.Match(p)
+	}
+	truncate := b.maxNodes > 0 && b.pgo == nil
+	if !truncate {
+		b.addPartitionFast(p, nodeSelf, match)
+		return nil
+	}
 	parents := p.Parents
 
 	// Mark the nodes on the way to a positive value, as Tree.AddPartition.
@@ -256,16 +278,6 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 			}
 		}
 	}
-	var match []bool
-	if len(callSite) > 0 {
-		if b.matcher == nil {
-			b.matcher = &CallSiteMatcher{}
-		}
-		b.matcher.callSite = callSite
-		match = b.matcher.Match(p)
-	}
-
-	truncate := b.maxNodes > 0 && b.pgo == nil
 	for i := 0; i < n; i++ {
 		if nodeMap[i] == 0 {
 			continue
@@ -277,15 +289,9 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 		}
 		li := p.NodeLocations[i]
 		nodeMap[i] = b.stacks.child(nodeMap[par], b.location(p, li))
-		if v := nodeSelf[i]; v > 0 && (match == nil || match[i]) && !truncate {
-			b.stacks.value[nodeMap[i]] += v
-			b.total += v
-		}
 	}
 	b.nodeMap = nodeMap
-	if truncate {
-		b.addTruncated(p, nodeSelf, match)
-	}
+	b.addTruncated(p, nodeSelf, match)
 	return nil
 }
 
