@@ -24,7 +24,7 @@ var errDotFormat = errors.New("the DOT format is not supported; ask for PROFILE_
 // graph, or into Pyroscope's tree encoding with PROFILE_FORMAT_TREE.
 func (s *Service) SelectMergeStacktraces(ctx context.Context, req *connect.Request[querierv1.SelectMergeStacktracesRequest]) (*connect.Response[querierv1.SelectMergeStacktracesResponse], error) {
 	m := req.Msg
-	tree, _, err := s.mergeRequestTree(ctx, m)
+	tree, err := s.mergeRequestTree(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (s *Service) Diff(ctx context.Context, req *connect.Request[querierv1.DiffR
 		sent := proto.Clone(side).(*querierv1.SelectMergeStacktracesRequest)
 		sent.MaxNodes = &maxNodes
 		g.Go(func() error {
-			t, _, err := s.mergeRequestTree(gctx, sent)
+			t, err := s.mergeRequestTree(gctx, sent)
 			trees[i] = t
 			return err
 		})
@@ -73,32 +73,31 @@ func (s *Service) Diff(ctx context.Context, req *connect.Request[querierv1.DiffR
 }
 
 // mergeRequestTree validates a SelectMergeStacktraces request and merges
-// its profiles into one tree. stack_trace_selector is not applied to flame
-// graphs, as in Pyroscope; clients use SelectMergeProfile for call sites.
-func (s *Service) mergeRequestTree(ctx context.Context, m *querierv1.SelectMergeStacktracesRequest) (*flamegraph.Tree, int64, error) {
+// its profiles into one tree, truncated as Pyroscope's stores and querier
+// truncate it with the resolved node budget.
+func (s *Service) mergeRequestTree(ctx context.Context, m *querierv1.SelectMergeStacktracesRequest) (*flamegraph.Tree, error) {
 	tenant, err := s.tenant(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	maxNodes, err := flamegraph.ResolveMaxNodes(m.GetMaxNodes())
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	q, err := s.parseSelectQuery(m.ProfileTypeID, m.LabelSelector, m.Start, m.End, m.ProfileIdSelector)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if m.Format == querierv1.ProfileFormat_PROFILE_FORMAT_DOT {
-		return nil, 0, connect.NewError(connect.CodeUnimplemented, errDotFormat)
+		return nil, connect.NewError(connect.CodeUnimplemented, errDotFormat)
 	}
 	// Pyroscope's v1 frontend drops stack_trace_selector here; Cinder
 	// honours the call site, as it does for SelectMergeProfile and
 	// SelectSeries.
 	if q.callSite, err = callSiteNames(m.GetStackTraceSelector()); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	tree, err := s.mergeTree(ctx, tenant, q, maxNodes)
-	return tree, maxNodes, err
+	return s.mergeTree(ctx, tenant, q, maxNodes)
 }
 
 // mergeTree sums the stacks of every profile q selects into one tree.
