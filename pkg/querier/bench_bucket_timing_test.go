@@ -89,3 +89,26 @@ func BenchmarkBenchBucket(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBenchBucketScaling merges all CPU stacks over 15 minutes, 1 hour
+// and 4 hours of the bench bucket: 1x, 4x and 16x the rows and samples.
+// Cost should grow no faster than the data touched.
+func BenchmarkBenchBucketScaling(b *testing.B) {
+	svc, ctx, _, end := benchBucket(b)
+	for _, sc := range []struct {
+		name   string
+		rangeM int64
+	}{{"1x_15m", 15}, {"4x_1h", 60}, {"16x_4h", 240}} {
+		b.Run(sc.name, func(b *testing.B) {
+			req := connect.NewRequest(&querierv1.SelectMergeStacktracesRequest{
+				ProfileTypeID: cpuType, LabelSelector: "{}", Start: end - sc.rangeM*60_000 + 1, End: end,
+			})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := svc.SelectMergeStacktraces(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
