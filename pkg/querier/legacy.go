@@ -109,7 +109,8 @@ func parseLegacyQuery(q string) (legacyQuery, error) {
 	}
 	ms, err := selector.ParseSelector(q)
 	if err != nil {
-		return legacyQuery{}, invalidArgument(`failed to parse "query": %v`, errors.Unwrap(err))
+		return legacyQuery{}, invalidArgument(`failed to parse "query": %v`,
+			strings.TrimPrefix(err.Error(), selector.ErrInvalidSelector.Error()+": "))
 	}
 	var (
 		rest []string

@@ -1,6 +1,7 @@
 package querier
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,6 +49,30 @@ func TestPointInterval(t *testing.T) {
 	} {
 		if got := pointInterval(0, tc.rangeDur.Milliseconds()); got != tc.want {
 			t.Errorf("pointInterval(%v) = %v, want %v", tc.rangeDur, got, tc.want)
+		}
+	}
+}
+
+func TestParseLegacyQuery(t *testing.T) {
+	for _, tc := range []struct {
+		in, wantType, wantSelector, wantErr string
+	}{
+		{`process_cpu:cpu:nanoseconds:cpu:nanoseconds{}`, "process_cpu:cpu:nanoseconds:cpu:nanoseconds", "{}", ""},
+		{`memory:alloc_space:bytes:space:bytes{service_name="a", pod=~"b.*"}`, "memory:alloc_space:bytes:space:bytes", `{service_name="a",pod=~"b.*"}`, ""},
+		{``, "", "", `"query" is required`},
+		{`{service_name="x"}`, "", "", `"query" must contain a profile-type selection`},
+		{`process_cpu{}`, "", "", `failed to parse "query": invalid profile type`},
+		{`process_cpu:cpu:nanoseconds:cpu:nanoseconds{a=`, "", "", `failed to parse "query": 1:`},
+	} {
+		q, err := parseLegacyQuery(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "<nil>") {
+				t.Errorf("%q: got error %v, want one containing %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || q.profileType.ID != tc.wantType || q.labelSelector != tc.wantSelector {
+			t.Errorf("%q: got %+v %v, want %s %s", tc.in, q, err, tc.wantType, tc.wantSelector)
 		}
 	}
 }
