@@ -180,7 +180,7 @@ type stackValues struct {
 // partitionValues are the summed values per node of one partition.
 type partitionValues struct {
 	part *symdb.Partition
-	self []int64
+	self []int64 // per node; allocated by the first add
 }
 
 func newStackValues(ctx context.Context, b *bucket.Block) *stackValues {
@@ -192,6 +192,9 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 	pv, err := a.partition(row.Partition)
 	if err != nil {
 		return err
+	}
+	if pv.self == nil {
+		pv.self = make([]int64, len(pv.part.Parents))
 	}
 	for i, id := range row.StacktraceIDs {
 		v := row.Values[i]
@@ -226,7 +229,7 @@ func (a *stackValues) partition(key uint64) (*partitionValues, error) {
 		if err != nil {
 			return nil, err
 		}
-		pv = &partitionValues{part: part, self: make([]int64, len(part.Parents))}
+		pv = &partitionValues{part: part}
 		a.parts[key] = pv
 	}
 	a.last = pv
