@@ -3,7 +3,7 @@ package blockwriter
 import (
 	"cmp"
 	"encoding/binary"
-	"hash/crc32"
+	"github.com/cinder-profiling/cinder/pkg/encoding"
 	"slices"
 	"strings"
 )
@@ -16,8 +16,6 @@ const (
 	listAlignment           = 4  // label indices and postings lists start 4-aligned
 	fingerprintOffsetStride = 1024
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // encbuf appends the primitives of index.tsdb to b.
 type encbuf struct{ b []byte }
@@ -43,7 +41,7 @@ func (e *encbuf) beginSection() int {
 
 func (e *encbuf) endSection(start int) {
 	binary.BigEndian.PutUint32(e.b[start-4:], uint32(len(e.b)-start))
-	e.be32(crc32.Checksum(e.b[start:], castagnoli))
+	e.be32(encoding.CRC32C(e.b[start:]))
 }
 
 // encodeIndex writes series, sorted by labels and numbered 0..n-1 in that
@@ -116,7 +114,7 @@ func encodeIndex(series []*seriesState) []byte {
 		content.be32(0) // checksum
 		e.uvarint(uint64(len(content.b)))
 		e.b = append(e.b, content.b...)
-		e.be32(crc32.Checksum(content.b, castagnoli))
+		e.be32(encoding.CRC32C(content.b))
 		if i == 0 || s.minTime < from {
 			from = s.minTime
 		}
@@ -211,6 +209,6 @@ func encodeIndex(series []*seriesState) []byte {
 	}
 	e.be64(uint64(from))
 	e.be64(uint64(through))
-	e.be32(crc32.Checksum(e.b[tocStart:], castagnoli))
+	e.be32(encoding.CRC32C(e.b[tocStart:]))
 	return e.b
 }

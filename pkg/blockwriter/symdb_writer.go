@@ -3,10 +3,12 @@ package blockwriter
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"math"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/cinder-profiling/cinder/pkg/encoding"
+	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
 // symdb format 2 constants (block-format.md §8).
@@ -22,45 +24,6 @@ const (
 	maxNodesPerChunk = math.MaxUint32
 )
 
-// Parquet row types of the format 2 symbol tables (block-format.md §7).
-// The Id columns hold positions, as head-written blocks do.
-type (
-	parquetLine struct {
-		FunctionId uint64 `parquet:"FunctionId"`
-		Line       int64  `parquet:"Line"`
-	}
-	parquetLocation struct {
-		Id        uint64        `parquet:"Id"`
-		MappingId uint64        `parquet:"MappingId"`
-		Address   uint64        `parquet:"Address"`
-		Line      []parquetLine `parquet:"Line"`
-		IsFolded  bool          `parquet:"IsFolded"`
-	}
-	parquetFunction struct {
-		Id         uint64 `parquet:"Id"`
-		Name       int64  `parquet:"Name"`
-		SystemName int64  `parquet:"SystemName"`
-		Filename   int64  `parquet:"Filename"`
-		StartLine  int64  `parquet:"StartLine"`
-	}
-	parquetMapping struct {
-		Id              uint64 `parquet:"Id"`
-		MemoryStart     uint64 `parquet:"MemoryStart"`
-		MemoryLimit     uint64 `parquet:"MemoryLimit"`
-		FileOffset      uint64 `parquet:"FileOffset"`
-		Filename        int64  `parquet:"Filename"`
-		BuildId         int64  `parquet:"BuildId"`
-		HasFunctions    bool   `parquet:"HasFunctions"`
-		HasFilenames    bool   `parquet:"HasFilenames"`
-		HasLineNumbers  bool   `parquet:"HasLineNumbers"`
-		HasInlineFrames bool   `parquet:"HasInlineFrames"`
-	}
-	parquetString struct {
-		ID     uint64 `parquet:"ID,delta"`
-		String string `parquet:"String,dict"`
-	}
-)
-
 // rowRange is a RowRangeReference: rows [index, index+rows) of a row group.
 type rowRange struct{ rowGroup, index, rows uint32 }
 
@@ -70,10 +33,10 @@ type rowRange struct{ rowGroup, index, rows uint32 }
 func encodeSymbols(parts []*partition) ([]blockFile, error) {
 	var (
 		stacktraces []byte
-		locations   []parquetLocation
-		functions   []parquetFunction
-		mappings    []parquetMapping
-		strs        []parquetString
+		locations   []symdb.ParquetLocation
+		functions   []symdb.ParquetFunction
+		mappings    []symdb.ParquetMapping
+		strs        []symdb.ParquetString
 		index       encbuf
 	)
 	index.be32(uint32(len(parts)))
@@ -105,7 +68,7 @@ func encodeSymbols(parts []*partition) ([]blockFile, error) {
 		binary.BigEndian.PutUint32(h[32:], uint32(p.numStacks))
 		binary.BigEndian.PutUint32(h[36:], uint32(len(p.parents)))
 		binary.BigEndian.PutUint32(h[44:], maxNodesPerChunk)
-		binary.BigEndian.PutUint32(h[60:], crc32.Checksum(tree, castagnoli))
+		binary.BigEndian.PutUint32(h[60:], encoding.CRC32C(tree))
 		index.b = append(index.b, h[:]...)
 		for _, r := range ranges {
 			if r.rows != 0 {
@@ -116,27 +79,27 @@ func encodeSymbols(parts []*partition) ([]blockFile, error) {
 		}
 
 		for _, l := range p.locations {
-			pl := parquetLocation{Id: uint64(len(locations)), MappingId: uint64(l.mappingID), Address: l.address, IsFolded: l.isFolded}
+			pl := symdb.ParquetLocation{Id: uint64(len(locations)), MappingId: uint64(l.mappingID), Address: l.address, IsFolded: l.isFolded}
 			if len(l.lines) > 0 {
-				pl.Line = make([]parquetLine, len(l.lines))
+				pl.Line = make([]symdb.ParquetLine, len(l.lines))
 				for j, ln := range l.lines {
-					pl.Line[j] = parquetLine{FunctionId: uint64(ln.functionID), Line: ln.line}
+					pl.Line[j] = symdb.ParquetLine{FunctionId: uint64(ln.functionID), Line: ln.line}
 				}
 			}
 			locations = append(locations, pl)
 		}
 		for _, f := range p.functions {
-			functions = append(functions, parquetFunction{Id: uint64(len(functions)), Name: int64(f.name), SystemName: int64(f.systemName), Filename: int64(f.filename), StartLine: f.startLine})
+			functions = append(functions, symdb.ParquetFunction{Id: uint64(len(functions)), Name: int64(f.name), SystemName: int64(f.systemName), Filename: int64(f.filename), StartLine: f.startLine})
 		}
 		for _, m := range p.mappings {
-			mappings = append(mappings, parquetMapping{
+			mappings = append(mappings, symdb.ParquetMapping{
 				Id: uint64(len(mappings)), MemoryStart: m.memoryStart, MemoryLimit: m.memoryLimit, FileOffset: m.fileOffset,
 				Filename: int64(m.filename), BuildId: int64(m.buildID),
 				HasFunctions: m.flags&8 != 0, HasFilenames: m.flags&4 != 0, HasLineNumbers: m.flags&2 != 0, HasInlineFrames: m.flags&1 != 0,
 			})
 		}
 		for _, s := range p.strings {
-			strs = append(strs, parquetString{ID: uint64(len(strs)), String: s})
+			strs = append(strs, symdb.ParquetString{ID: uint64(len(strs)), String: s})
 		}
 	}
 	if max(len(locations), len(functions), len(mappings), len(strs)) > math.MaxUint32 {
@@ -190,7 +153,7 @@ func encodeSymdbIndex(data []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(len(data)))
 	b = binary.BigEndian.AppendUint64(b, symdbIndexHeaderSize+symdbTOCSize)
 	b = append(b, data...)
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.BigEndian.AppendUint32(b, encoding.CRC32C(b))
 }
 
 // encodeTable writes rows as an uncompressed parquet file with a single

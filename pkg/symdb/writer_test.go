@@ -395,47 +395,11 @@ func randomPartition(rng *rand.Rand, key uint64, nLocs, nStacks int) testPartiti
 	return p
 }
 
-// Parquet row types with the schemas of block-format.md §7.
-type (
-	parquetLine struct {
-		FunctionId uint64 `parquet:"FunctionId"`
-		Line       int64  `parquet:"Line"`
-	}
-	parquetLocation struct {
-		Id        uint64        `parquet:"Id"`
-		MappingId uint64        `parquet:"MappingId"`
-		Address   uint64        `parquet:"Address"`
-		Line      []parquetLine `parquet:"Line"`
-		IsFolded  bool          `parquet:"IsFolded"`
-	}
-	parquetFunction struct {
-		Id         uint64 `parquet:"Id"`
-		Name       int64  `parquet:"Name"`
-		SystemName int64  `parquet:"SystemName"`
-		Filename   int64  `parquet:"Filename"`
-		StartLine  int64  `parquet:"StartLine"`
-	}
-	parquetMapping struct {
-		Id              uint64 `parquet:"Id"`
-		MemoryStart     uint64 `parquet:"MemoryStart"`
-		MemoryLimit     uint64 `parquet:"MemoryLimit"`
-		FileOffset      uint64 `parquet:"FileOffset"`
-		Filename        int64  `parquet:"Filename"`
-		BuildId         int64  `parquet:"BuildId"`
-		HasFunctions    bool   `parquet:"HasFunctions"`
-		HasFilenames    bool   `parquet:"HasFilenames"`
-		HasLineNumbers  bool   `parquet:"HasLineNumbers"`
-		HasInlineFrames bool   `parquet:"HasInlineFrames"`
-	}
-	parquetString struct {
-		ID     uint64 `parquet:"ID,delta"`
-		String string `parquet:"String,dict"`
-	}
-	parquetStacktrace struct {
-		ID          uint64   `parquet:"ID,delta"`
-		LocationIDs []uint64 `parquet:"LocationIDs,list"`
-	}
-)
+// parquetStacktrace is a row of stacktraces.parquet (meta v1).
+type parquetStacktrace struct {
+	ID          uint64   `parquet:"ID,delta"`
+	LocationIDs []uint64 `parquet:"LocationIDs,list"`
+}
 
 // writeParquet writes rows with rowsPerGroup rows per row group.
 func writeParquet[T any](tb testing.TB, rows []T, rowsPerGroup int) []byte {
@@ -456,28 +420,28 @@ func writeParquet[T any](tb testing.TB, rows []T, rowsPerGroup int) []byte {
 	return buf.Bytes()
 }
 
-func parquetTablesOf(st *symbolTables) ([]parquetLocation, []parquetFunction, []parquetMapping, []parquetString) {
-	var locs []parquetLocation
+func parquetTablesOf(st *symbolTables) ([]ParquetLocation, []ParquetFunction, []ParquetMapping, []ParquetString) {
+	var locs []ParquetLocation
 	for i, l := range st.locations {
-		pl := parquetLocation{Id: uint64(i + 1), MappingId: uint64(l.MappingID), Address: l.Address, IsFolded: l.IsFolded}
+		pl := ParquetLocation{Id: uint64(i + 1), MappingId: uint64(l.MappingID), Address: l.Address, IsFolded: l.IsFolded}
 		for _, ln := range l.Lines {
-			pl.Line = append(pl.Line, parquetLine{FunctionId: uint64(ln.FunctionID), Line: ln.Line})
+			pl.Line = append(pl.Line, ParquetLine{FunctionId: uint64(ln.FunctionID), Line: ln.Line})
 		}
 		locs = append(locs, pl)
 	}
-	var fns []parquetFunction
+	var fns []ParquetFunction
 	for i, f := range st.functions {
-		fns = append(fns, parquetFunction{Id: uint64(i + 1), Name: int64(f.Name), SystemName: int64(f.SystemName), Filename: int64(f.Filename), StartLine: f.StartLine})
+		fns = append(fns, ParquetFunction{Id: uint64(i + 1), Name: int64(f.Name), SystemName: int64(f.SystemName), Filename: int64(f.Filename), StartLine: f.StartLine})
 	}
-	var maps []parquetMapping
+	var maps []ParquetMapping
 	for i, m := range st.mappings {
-		maps = append(maps, parquetMapping{Id: uint64(i + 1), MemoryStart: m.MemoryStart, MemoryLimit: m.MemoryLimit, FileOffset: m.FileOffset,
+		maps = append(maps, ParquetMapping{Id: uint64(i + 1), MemoryStart: m.MemoryStart, MemoryLimit: m.MemoryLimit, FileOffset: m.FileOffset,
 			Filename: int64(m.Filename), BuildId: int64(m.BuildID), HasFunctions: m.HasFunctions, HasFilenames: m.HasFilenames,
 			HasLineNumbers: m.HasLineNumbers, HasInlineFrames: m.HasInlineFrames})
 	}
-	var strs []parquetString
+	var strs []ParquetString
 	for _, s := range st.strings {
-		strs = append(strs, parquetString{String: s})
+		strs = append(strs, ParquetString{String: s})
 	}
 	return locs, fns, maps, strs
 }
