@@ -16,7 +16,7 @@ BENCH_BUCKET ?= $(or $(TMPDIR),/tmp)/cinder-bench
 TEST_FLAGS ?=
 BENCH ?= .
 
-.PHONY: all build run test test-short bench bench-data example-bucket lint proto proto-tools clean
+.PHONY: all build run test test-race test-short bench bench-data example-bucket lint proto proto-tools clean
 
 all: lint build test
 
@@ -49,6 +49,10 @@ bench-data:
 ## test: every unit, fuzz-seed and integration test
 test:
 	$(GO) test $(TEST_FLAGS) -count=1 ./...
+
+## test-race: the packages that share state between queries, under the race detector
+test-race:
+	$(GO) test -race -count=1 ./pkg/querier ./pkg/bucket ./pkg/flamegraph ./pkg/symdb ./pkg/cache
 
 ## bench: benchmarks with allocation figures (the bench-data bucket is used when present)
 bench:
