@@ -41,6 +41,9 @@ func (t *Tree) AddPartitionTruncated(p *symdb.Partition, nodeSelf []int64, maxNo
 
 // reset empties the tree, keeping its capacity.
 func (t *Tree) reset() {
+	if t.nameIDs == nil {
+		t.nameIDs = make(map[string]int32)
+	}
 	clear(t.nameIDs)
 	t.names = t.names[:0]
 	t.parent = append(t.parent[:0], -1)
@@ -51,6 +54,10 @@ func (t *Tree) reset() {
 	t.children.reset()
 	clear(t.partitionNames)
 }
+
+// Reset empties the tree and keeps its memory, so that a tree can be
+// reused for the next query instead of growing a new one.
+func (t *Tree) Reset() { t.reset() }
 
 // Truncate returns the tree cut to maxNodes nodes the way Pyroscope's tree
 // writer does it (MarshalTree): it equals UnmarshalTree(t.MarshalTree(

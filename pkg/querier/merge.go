@@ -123,6 +123,7 @@ func (s *Service) mergeTree(ctx context.Context, tenant string, q selectQuery, m
 	tree := trees[0]
 	for _, t := range trees[1:] {
 		tree.Merge(t)
+		s.releaseTree(t)
 	}
 	return tree, nil
 }
@@ -232,7 +233,7 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 	g.SetLimit(max(1, s.parallelism()))
 	for i, v := range values {
 		g.Go(func() error {
-			t := flamegraph.NewTree()
+			t := s.blockTree()
 			var sites *flamegraph.CallSiteMatcher
 			if len(q.callSite) > 0 {
 				sites = flamegraph.NewCallSiteMatcher(q.callSite)
@@ -263,8 +264,17 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 	tree := trees[0]
 	for _, t := range trees[1:] {
 		tree.Merge(t)
+		s.releaseTree(t)
 	}
-	return tree.Truncate(maxNodes).Truncate(maxNodes), nil
+	once := tree.Truncate(maxNodes)
+	twice := once.Truncate(maxNodes)
+	if once != tree {
+		s.releaseTree(tree)
+	}
+	if twice != once {
+		s.releaseTree(once)
+	}
+	return twice, nil
 }
 
 // frontendSubRanges splits [start, end] (ms) the way Pyroscope's frontend

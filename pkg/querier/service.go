@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cinder-profiling/cinder/pkg/bucket"
+	"github.com/cinder-profiling/cinder/pkg/flamegraph"
 	"github.com/cinder-profiling/cinder/proto/querier/v1/querierv1connect"
 )
 
@@ -31,6 +33,10 @@ type Service struct {
 	blocks BlockSource
 	logger *slog.Logger
 	now    func() time.Time
+
+	// trees holds the per-block merge trees of finished queries for reuse:
+	// they are the bulk of what a merge allocates.
+	trees sync.Pool
 }
 
 // New returns a Service over blocks.
@@ -77,4 +83,18 @@ func requestSizeInterceptor(limit int) connect.UnaryInterceptorFunc {
 			return next(ctx, req)
 		}
 	}
+}
+
+// blockTree returns an empty tree, reused when one is free.
+func (s *Service) blockTree() *flamegraph.Tree {
+	if t, ok := s.trees.Get().(*flamegraph.Tree); ok {
+		return t
+	}
+	return flamegraph.NewTree()
+}
+
+// releaseTree makes t available to later queries; t must not be used after.
+func (s *Service) releaseTree(t *flamegraph.Tree) {
+	t.Reset()
+	s.trees.Put(t)
 }
