@@ -138,7 +138,7 @@ func (s *Service) collectStackValues(ctx context.Context, tenant string, q selec
 	values := make([]*stackValues, len(plan.blocks))
 	err := s.forEachProfile(ctx, plan, q, scanOptions{columns: blockreader.ColumnSamples | blockreader.ColumnPartition},
 		func(i int, b *bucket.Block, _ *blockSeries) rowVisitor {
-			values[i] = newStackValues(ctx, b)
+			values[i] = newStackValues(ctx, b, &s.sums)
 			return func(row *blockreader.ProfileRow, _ int) error { return values[i].add(row) }
 		})
 	if err != nil {
@@ -200,6 +200,7 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 					return nil, wrapBlock(v.block, err)
 				}
 			}
+			v.release()
 		}
 		if b.Total() != before {
 			if t := sub.end * int64(time.Millisecond); timeNanos == 0 || t < timeNanos {
@@ -251,6 +252,7 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 					return wrapBlock(v.block, err)
 				}
 			}
+			v.release()
 			trees[i] = t
 			return nil
 		})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"golang.org/x/sync/errgroup"
@@ -171,6 +172,7 @@ type profileKey struct {
 // by whoever turns the sums into a tree or a profile.
 type stackValues struct {
 	ctx     context.Context
+	sums    *sumArrays // lends the per-partition arrays; nil allocates
 	block   *bucket.Block
 	symbols *symdb.Reader
 	parts   map[uint64]*partitionValues
@@ -183,8 +185,38 @@ type partitionValues struct {
 	self []int64 // per node; allocated by the first add
 }
 
-func newStackValues(ctx context.Context, b *bucket.Block) *stackValues {
-	return &stackValues{ctx: ctx, block: b, parts: map[uint64]*partitionValues{}}
+func newStackValues(ctx context.Context, b *bucket.Block, sums *sumArrays) *stackValues {
+	return &stackValues{ctx: ctx, block: b, sums: sums, parts: map[uint64]*partitionValues{}}
+}
+
+// sumArrays lends the per-partition arrays of stackValues, which are about
+// a megabyte each for large partitions, from one query to the next.
+type sumArrays struct{ pool sync.Pool }
+
+// get returns a zeroed array of n sums.
+func (p *sumArrays) get(n int) []int64 {
+	if p != nil {
+		if a, ok := p.pool.Get().(*[]int64); ok && cap(*a) >= n {
+			s := (*a)[:n]
+			clear(s)
+			return s
+		}
+	}
+	return make([]int64, n)
+}
+
+func (p *sumArrays) put(s []int64) {
+	if p != nil && s != nil {
+		p.pool.Put(&s)
+	}
+}
+
+// release hands the block's sum arrays back; a must not be used after.
+func (a *stackValues) release() {
+	for _, pv := range a.parts {
+		a.sums.put(pv.self)
+		pv.self = nil
+	}
 }
 
 // add adds a row's positive sample values to its stacks' nodes.
@@ -194,7 +226,7 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 		return err
 	}
 	if pv.self == nil {
-		pv.self = make([]int64, len(pv.part.Parents))
+		pv.self = a.sums.get(len(pv.part.Parents))
 	}
 	for i, id := range row.StacktraceIDs {
 		v := row.Values[i]

@@ -226,7 +226,7 @@ type callSiteValues struct {
 }
 
 func newCallSiteValues(ctx context.Context, b *bucket.Block, callSite []string) *callSiteValues {
-	return &callSiteValues{stacks: newStackValues(ctx, b), matcher: flamegraph.NewCallSiteMatcher(callSite), matches: map[uint64][]bool{}}
+	return &callSiteValues{stacks: newStackValues(ctx, b, nil), matcher: flamegraph.NewCallSiteMatcher(callSite), matches: map[uint64][]bool{}}
 }
 
 func (c *callSiteValues) value(row *blockreader.ProfileRow) (int64, error) {

@@ -37,6 +37,8 @@ type Service struct {
 	// trees holds the per-block merge trees of finished queries for reuse:
 	// they are the bulk of what a merge allocates.
 	trees sync.Pool
+	// sums lends the per-partition sample sums of finished queries.
+	sums sumArrays
 }
 
 // New returns a Service over blocks.

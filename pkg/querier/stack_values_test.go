@@ -55,7 +55,7 @@ func TestStackValuesAddMatchesNodeOf(t *testing.T) {
 						want[node] += values[i]
 					}
 				}
-				a := newStackValues(ctx, b)
+				a := newStackValues(ctx, b, nil)
 				a.symbols = syms
 				if err := a.add(&blockreader.ProfileRow{Partition: key, StacktraceIDs: good, Values: gv}); err != nil {
 					t.Fatal(err)
