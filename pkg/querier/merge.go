@@ -28,16 +28,20 @@ func (s *Service) SelectMergeStacktraces(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
-	// The tree is truncated with the resolved budget already; Pyroscope's
-	// frontend lays it out with the budget as sent (0 when unset: only
-	// "other" children are folded).
 	resp := &querierv1.SelectMergeStacktracesResponse{}
-	if m.Format == querierv1.ProfileFormat_PROFILE_FORMAT_TREE {
-		resp.Tree = tree.MarshalTree(m.GetMaxNodes())
-	} else {
-		resp.Flamegraph = tree.FlameGraph(m.GetMaxNodes())
-	}
+	resp.Flamegraph, resp.Tree = layOut(tree, m.Format, m.GetMaxNodes())
 	return connect.NewResponse(resp), nil
+}
+
+// layOut renders a merged tree as a flame graph, or as tree bytes with
+// PROFILE_FORMAT_TREE. The tree is truncated with the resolved budget
+// already; Pyroscope's frontend lays it out with the budget as sent (0 when
+// unset: only "other" children are folded).
+func layOut(tree *flamegraph.Tree, format querierv1.ProfileFormat, sentMaxNodes int64) (*querierv1.FlameGraph, []byte) {
+	if format == querierv1.ProfileFormat_PROFILE_FORMAT_TREE {
+		return nil, tree.MarshalTree(sentMaxNodes)
+	}
+	return tree.FlameGraph(sentMaxNodes), nil
 }
 
 // Diff compares the merged trees of two queries.

@@ -233,9 +233,9 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 		if v <= 0 {
 			continue
 		}
-		node, err := pv.part.NodeOf(id)
+		node, err := stackNode(pv.part, id)
 		if err != nil {
-			return fmt.Errorf("partition %d: stack trace %d: %w", row.Partition, id, err)
+			return err
 		}
 		if node >= 0 {
 			pv.self[node] += v
@@ -307,4 +307,14 @@ func (f *spanFilter) keep(row *blockreader.ProfileRow, spans map[uint64]struct{}
 	}
 	row.StacktraceIDs, row.Values = f.ids, f.values
 	return len(f.ids) > 0
+}
+
+// stackNode returns the leaf node of a sample's stack trace, -1 for the
+// empty stack, or an error naming the partition and the ID.
+func stackNode(p *symdb.Partition, id uint64) (int32, error) {
+	node, err := p.NodeOf(id)
+	if err != nil {
+		return 0, fmt.Errorf("partition %d: stack trace %d: %w", p.Key, id, err)
+	}
+	return node, nil
 }

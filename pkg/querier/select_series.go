@@ -245,9 +245,9 @@ func (c *callSiteValues) value(row *blockreader.ProfileRow) (int64, error) {
 		if v <= 0 {
 			continue
 		}
-		node, err := pv.part.NodeOf(id)
+		node, err := stackNode(pv.part, id)
 		if err != nil {
-			return 0, fmt.Errorf("partition %d: stack trace %d: %w", row.Partition, id, err)
+			return 0, err
 		}
 		if node >= 0 && match[node] {
 			sum += v

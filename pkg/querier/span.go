@@ -41,10 +41,6 @@ func (s *Service) SelectMergeSpanProfile(ctx context.Context, req *connect.Reque
 		return nil, err
 	}
 	resp := &querierv1.SelectMergeSpanProfileResponse{}
-	if m.Format == querierv1.ProfileFormat_PROFILE_FORMAT_TREE {
-		resp.Tree = tree.MarshalTree(m.GetMaxNodes())
-	} else {
-		resp.Flamegraph = tree.FlameGraph(m.GetMaxNodes())
-	}
+	resp.Flamegraph, resp.Tree = layOut(tree, m.Format, m.GetMaxNodes())
 	return connect.NewResponse(resp), nil
 }
