@@ -1,0 +1,254 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	querierv1 "github.com/cinder-profiling/cinder/proto/querier/v1"
+	"github.com/cinder-profiling/cinder/proto/querier/v1/querierv1connect"
+	typesv1 "github.com/cinder-profiling/cinder/proto/types/v1"
+)
+
+// BenchmarkServerBenchBucket measures the querier process, not the library:
+// the real binary serves the bucket of `make bench-data` (named by
+// CINDER_BENCH_BUCKET) and a connect-go client with the protobuf codec, as
+// Grafana uses, sends it the queries of BenchmarkBenchBucket in pkg/querier.
+// The in-process benchmarks there cannot show what the process costs: its
+// resident memory when idle and at peak, the time from exec to ready, and
+// how much slower the first query is than the same query on a warm server.
+//
+// The first all-CPU SelectMergeStacktraces is sent right after /ready and
+// timed once; every sub-benchmark then runs on the warm server. The last two
+// sub-benchmarks only report: "cold_query" the cold latency (cold-ms) and
+// its ratio to the warm all_cpu mean (cold/warm), and "memory" the idle RSS
+// read after ready and before any query (idle-RSS-MB), the peak RSS (VmHWM,
+// peak-RSS-MB) and the RSS at the end (RSS-MB).
+func BenchmarkServerBenchBucket(b *testing.B) {
+	dir := os.Getenv("CINDER_BENCH_BUCKET")
+	if dir == "" {
+		b.Skip("CINDER_BENCH_BUCKET is not set: run make bench-data and set it to the bucket directory")
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		b.Skipf("CINDER_BENCH_BUCKET=%s is not a directory: run make bench-data", dir)
+	}
+	const tenant = "anonymous"
+	start, end, nBlocks := bucketTimeRange(b, filepath.Join(dir, tenant))
+
+	querierBinary(b) // build first, so that ready-ms is the process's alone
+	began := time.Now()
+	s := startServer(b, dir)
+	ready := time.Since(began)
+	idleRSS, err := procStatusMB(s.Pid, "VmRSS")
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// No client options: the Connect protocol, the protobuf codec and
+	// gzip-compressed responses, as Grafana's data source sends.
+	client := querierv1connect.NewQuerierServiceClient(http.DefaultClient, s.URL)
+	const cpu = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+	merge := func(profileType, selector string) func(context.Context) error {
+		req := &querierv1.SelectMergeStacktracesRequest{ProfileTypeID: profileType, LabelSelector: selector, Start: start, End: end}
+		return func(ctx context.Context) error {
+			resp, err := client.SelectMergeStacktraces(ctx, connect.NewRequest(req))
+			if err != nil {
+				return err
+			}
+			if resp.Msg.Flamegraph.GetTotal() == 0 {
+				return errors.New("empty flame graph")
+			}
+			return nil
+		}
+	}
+
+	allCPU := merge(cpu, "{}")
+	coldStart := time.Now()
+	if err := callWithTimeout(allCPU); err != nil {
+		b.Fatalf("cold SelectMergeStacktraces: %v\n%s", err, s.logs)
+	}
+	cold := time.Since(coldStart)
+
+	queries := []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"SelectMergeStacktraces/all_cpu", allCPU},
+		{"SelectMergeStacktraces/one_service", merge(cpu, `{service_name="checkout"}`)},
+		{"SelectMergeStacktraces/alloc_objects", merge("memory:alloc_objects:count:space:bytes", "{}")},
+		{"SelectSeries/by_pod_step_15s", func(ctx context.Context) error {
+			resp, err := client.SelectSeries(ctx, connect.NewRequest(&querierv1.SelectSeriesRequest{
+				ProfileTypeID: cpu, LabelSelector: "{}", Start: start, End: end, Step: 15, GroupBy: []string{"pod"},
+			}))
+			if err == nil && len(resp.Msg.Series) == 0 {
+				err = errors.New("no series")
+			}
+			return err
+		}},
+		{"SelectMergeProfile/all_cpu", func(ctx context.Context) error {
+			resp, err := client.SelectMergeProfile(ctx, connect.NewRequest(&querierv1.SelectMergeProfileRequest{
+				ProfileTypeID: cpu, LabelSelector: "{}", Start: start, End: end,
+			}))
+			if err == nil && len(resp.Msg.Sample) == 0 {
+				err = errors.New("no samples")
+			}
+			return err
+		}},
+		{"LabelValues/pod", func(ctx context.Context) error {
+			resp, err := client.LabelValues(ctx, connect.NewRequest(&typesv1.LabelValuesRequest{
+				Name: "pod", Matchers: []string{`{service_name="checkout"}`}, Start: start, End: end,
+			}))
+			if err == nil && len(resp.Msg.Names) == 0 {
+				err = errors.New("no values")
+			}
+			return err
+		}},
+		{"LabelNames", func(ctx context.Context) error {
+			resp, err := client.LabelNames(ctx, connect.NewRequest(&typesv1.LabelNamesRequest{Start: start, End: end}))
+			if err == nil && !slices.Contains(resp.Msg.Names, "service_name") {
+				err = fmt.Errorf("label names %v lack service_name", resp.Msg.Names)
+			}
+			return err
+		}},
+		{"Series", func(ctx context.Context) error {
+			resp, err := client.Series(ctx, connect.NewRequest(&querierv1.SeriesRequest{
+				LabelNames: []string{"service_name", "__profile_type__"}, Start: start, End: end,
+			}))
+			if err == nil && len(resp.Msg.LabelsSet) == 0 {
+				err = errors.New("no series")
+			}
+			return err
+		}},
+	}
+	var warm time.Duration // mean of the warm all-CPU SelectMergeStacktraces
+	for _, q := range queries {
+		b.Run(q.name, func(b *testing.B) {
+			// One call before the loop, untimed, so that every query is
+			// measured warm, not only the all-CPU one the cold query warmed.
+			if err := callWithTimeout(q.call); err != nil {
+				b.Fatalf("%s: %v", q.name, err)
+			}
+			for b.Loop() {
+				if err := callWithTimeout(q.call); err != nil {
+					b.Fatalf("%s: %v", q.name, err)
+				}
+			}
+			if q.name == "SelectMergeStacktraces/all_cpu" {
+				warm = b.Elapsed() / time.Duration(b.N)
+			}
+		})
+	}
+
+	// The two reporting sub-benchmarks have nothing to time: ns/op is
+	// suppressed and only their metrics are printed.
+	b.Run("cold_query", func(b *testing.B) {
+		for b.Loop() {
+		}
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(ms(ready), "ready-ms")
+		b.ReportMetric(ms(cold), "cold-ms")
+		if warm > 0 {
+			b.ReportMetric(float64(cold)/float64(warm), "cold/warm")
+		}
+	})
+	var rss, peak float64
+	b.Run("memory", func(b *testing.B) {
+		for b.Loop() {
+			var err error
+			if rss, err = procStatusMB(s.Pid, "VmRSS"); err != nil {
+				b.Fatal(err)
+			}
+			if peak, err = procStatusMB(s.Pid, "VmHWM"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(idleRSS, "idle-RSS-MB")
+		b.ReportMetric(peak, "peak-RSS-MB")
+		b.ReportMetric(rss, "RSS-MB")
+		// Logged here: a benchmark with sub-benchmarks prints its own log
+		// only under -v.
+		b.Logf("server on %d blocks of %s, %s: ready in %v; cold all-CPU flame graph %v, warm %v (%.1fx); RSS idle %.0f MB, peak %.0f MB, at end %.0f MB",
+			nBlocks, dir, time.Duration(end-start)*time.Millisecond, ready.Round(time.Millisecond),
+			cold.Round(time.Millisecond), warm.Round(10*time.Microsecond), float64(cold)/float64(max(warm, 1)), idleRSS, peak, rss)
+	})
+}
+
+// callWithTimeout makes one call with a deadline, so that a stuck server
+// fails the benchmark instead of hanging it.
+func callWithTimeout(call func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return call(ctx)
+}
+
+// bucketTimeRange reads the meta.json of every block of a tenant directory
+// (tenant/<block>/meta.json, or tenant/phlaredb/<block>/meta.json as
+// Pyroscope lays it out) and returns the smallest minTime and the largest
+// maxTime, in milliseconds.
+func bucketTimeRange(b *testing.B, tenantDir string) (start, end int64, blocks int) {
+	b.Helper()
+	var paths []string
+	for _, pattern := range []string{"*/meta.json", "phlaredb/*/meta.json"} {
+		m, err := filepath.Glob(filepath.Join(tenantDir, pattern))
+		if err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, m...)
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		meta, err := blockreader.ParseMeta(data)
+		if err != nil {
+			b.Fatalf("%s: %v", p, err)
+		}
+		if blocks == 0 || int64(meta.MinTime) < start {
+			start = int64(meta.MinTime)
+		}
+		if blocks == 0 || int64(meta.MaxTime) > end {
+			end = int64(meta.MaxTime)
+		}
+		blocks++
+	}
+	if blocks == 0 {
+		b.Skipf("no blocks under %s: run make bench-data", tenantDir)
+	}
+	return start, end, blocks
+}
+
+// procStatusMB reads one "kB" field of /proc/<pid>/status, such as VmRSS or
+// VmHWM, in megabytes (2^20 bytes).
+func procStatusMB(pid int, field string) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		v, ok := strings.CutPrefix(line, field+":")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/status %s: %v", pid, field, err)
+		}
+		return kb / 1024, nil
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
