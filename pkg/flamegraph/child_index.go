@@ -2,20 +2,27 @@ package flamegraph
 
 // childIndex finds the child of a node by a dense 32-bit key (a name ID in
 // a Tree, a location ID in a stack trie). It is an open-addressing hash
-// table over two flat slices, so lookups and inserts allocate nothing
-// except when the table grows.
+// table over one flat slice whose slots hold key and value side by side,
+// so a probe touches one cache line, and lookups and inserts allocate
+// nothing except when the table grows.
 type childIndex struct {
-	keys  []uint64 // parent<<32 | key, plus one; 0 marks an empty slot
-	vals  []int32
+	slots []childSlot
 	count int
-	shift uint8 // 64 - log2(len(keys))
+	shift uint8 // 64 - log2(len(slots))
+}
+
+// childSlot is one entry: key is parent<<32 | child key, plus one, so that
+// 0 marks an empty slot.
+type childSlot struct {
+	key uint64
+	val int32
 }
 
 const childIndexMinSize = 64
 
 // reset empties the index, keeping its capacity.
 func (ix *childIndex) reset() {
-	clear(ix.keys)
+	clear(ix.slots)
 	ix.count = 0
 }
 
@@ -34,11 +41,12 @@ func (ix *childIndex) get(parent, key int32) int32 {
 		return -1
 	}
 	k := childKey(parent, key)
-	mask := len(ix.keys) - 1
+	mask := len(ix.slots) - 1
 	for i := ix.slot(k); ; i = (i + 1) & mask {
-		switch ix.keys[i] {
+		s := &ix.slots[i]
+		switch s.key {
 		case k:
-			return ix.vals[i]
+			return s.val
 		case 0:
 			return -1
 		}
@@ -47,7 +55,7 @@ func (ix *childIndex) get(parent, key int32) int32 {
 
 // put stores node for (parent, key), which must not be present yet.
 func (ix *childIndex) put(parent, key, node int32) {
-	if (ix.count+1)*2 > len(ix.keys) {
+	if (ix.count+1)*2 > len(ix.slots) {
 		ix.grow()
 	}
 	ix.insert(childKey(parent, key), node)
@@ -55,17 +63,16 @@ func (ix *childIndex) put(parent, key, node int32) {
 }
 
 func (ix *childIndex) insert(k uint64, node int32) {
-	mask := len(ix.keys) - 1
+	mask := len(ix.slots) - 1
 	i := ix.slot(k)
-	for ix.keys[i] != 0 {
+	for ix.slots[i].key != 0 {
 		i = (i + 1) & mask
 	}
-	ix.keys[i] = k
-	ix.vals[i] = node
+	ix.slots[i] = childSlot{key: k, val: node}
 }
 
 func (ix *childIndex) grow() {
-	size := 2 * len(ix.keys)
+	size := 2 * len(ix.slots)
 	if size < childIndexMinSize {
 		size = childIndexMinSize
 	}
@@ -73,13 +80,12 @@ func (ix *childIndex) grow() {
 }
 
 func (ix *childIndex) resize(size int) {
-	oldKeys, oldVals := ix.keys, ix.vals
-	ix.keys = make([]uint64, size)
-	ix.vals = make([]int32, size)
+	old := ix.slots
+	ix.slots = make([]childSlot, size)
 	ix.shift = uint8(64 - log2(size))
-	for i, k := range oldKeys {
-		if k != 0 {
-			ix.insert(k, oldVals[i])
+	for _, s := range old {
+		if s.key != 0 {
+			ix.insert(s.key, s.val)
 		}
 	}
 }

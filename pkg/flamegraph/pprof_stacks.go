@@ -137,28 +137,34 @@ type fastState struct {
 }
 
 // hashIndex maps 64-bit hashes to int32 values; a hash may have several
-// values. It is an open-addressing table over flat slices.
+// values. It is an open-addressing table over one flat slice whose slots
+// hold hash and value side by side, so a probe touches one cache line.
 type hashIndex struct {
-	keys  []uint64
-	vals  []int32 // -1 marks an empty slot
+	slots []hashSlot
 	count int
 	shift uint8
+}
+
+// hashSlot is one entry; val -1 marks an empty slot.
+type hashSlot struct {
+	key uint64
+	val int32
 }
 
 func (ix *hashIndex) slot(h uint64) int {
 	return int((h * 0x9E3779B97F4A7C15) >> ix.shift)
 }
 
-// each calls f with the values stored for h until f returns true, and
+// find calls f with the values stored for h until f returns true, and
 // returns that value, or -1.
 func (ix *hashIndex) find(h uint64, f func(int32) bool) int32 {
 	if ix.count == 0 {
 		return -1
 	}
-	mask := len(ix.keys) - 1
-	for i := ix.slot(h); ix.vals[i] >= 0; i = (i + 1) & mask {
-		if ix.keys[i] == h && f(ix.vals[i]) {
-			return ix.vals[i]
+	mask := len(ix.slots) - 1
+	for i := ix.slot(h); ix.slots[i].val >= 0; i = (i + 1) & mask {
+		if s := ix.slots[i]; s.key == h && f(s.val) {
+			return s.val
 		}
 	}
 	return -1
@@ -166,31 +172,30 @@ func (ix *hashIndex) find(h uint64, f func(int32) bool) int32 {
 
 // add stores v for h, next to any value h already has.
 func (ix *hashIndex) add(h uint64, v int32) {
-	if 2*(ix.count+1) > len(ix.keys) {
+	if 2*(ix.count+1) > len(ix.slots) {
 		ix.grow()
 	}
-	mask := len(ix.keys) - 1
+	mask := len(ix.slots) - 1
 	i := ix.slot(h)
-	for ix.vals[i] >= 0 {
+	for ix.slots[i].val >= 0 {
 		i = (i + 1) & mask
 	}
-	ix.keys[i], ix.vals[i] = h, v
+	ix.slots[i] = hashSlot{key: h, val: v}
 	ix.count++
 }
 
 func (ix *hashIndex) grow() {
-	keys, vals := ix.keys, ix.vals
-	size := max(2*len(keys), childIndexMinSize)
-	ix.keys = make([]uint64, size)
-	ix.vals = make([]int32, size)
-	for i := range ix.vals {
-		ix.vals[i] = -1
+	old := ix.slots
+	size := max(2*len(old), childIndexMinSize)
+	ix.slots = make([]hashSlot, size)
+	for i := range ix.slots {
+		ix.slots[i].val = -1
 	}
 	ix.shift = uint8(64 - log2(size))
 	ix.count = 0
-	for i, v := range vals {
-		if v >= 0 {
-			ix.add(keys[i], v)
+	for _, s := range old {
+		if s.val >= 0 {
+			ix.add(s.key, s.val)
 		}
 	}
 }
