@@ -1,6 +1,8 @@
 package flamegraph
 
 import (
+	"slices"
+
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
@@ -39,18 +41,28 @@ func (nt *nameTree) matches(p *symdb.Partition) bool {
 
 // buildNameTree resolves every node of p, parents first. A location's
 // lines are stored innermost first and enter the tree outermost first; a
-// location without lines maps to its parent's node.
-func buildNameTree(p *symdb.Partition) *nameTree {
+// location without lines maps to its parent's node. children is scratch
+// space, reused from one build to the next.
+func buildNameTree(p *symdb.Partition, children *childIndex) *nameTree {
 	n := len(p.Parents)
+	// Every line of every node could make a name node: an upper bound
+	// that sizes the arrays and the child index once.
+	bound := 1
+	for i, par := range p.Parents {
+		if par >= 0 {
+			bound += len(p.Locations[p.NodeLocations[i]].Lines)
+		}
+	}
 	nt := &nameTree{
 		nodeOf:    make([]int32, n),
-		parent:    []int32{-1},
-		name:      []int32{-1},
+		parent:    make([]int32, 1, bound),
+		name:      make([]int32, 1, bound),
 		nodes:     n,
 		locations: len(p.Locations),
 		functions: len(p.Functions),
 		strs:      len(p.Strings),
 	}
+	nt.parent[0], nt.name[0] = -1, -1
 	if n > 0 {
 		nt.parents0 = &p.Parents[0]
 	}
@@ -59,8 +71,10 @@ func buildNameTree(p *symdb.Partition) *nameTree {
 		fnName[i] = -1
 	}
 	nameIDs := make(map[string]int32)
-	var children childIndex
-	children.resize(1 << log2(max(2*n, childIndexMinSize)))
+	children.reset()
+	if size := 1 << log2(max(2*bound, childIndexMinSize)); len(children.slots) < size {
+		children.resize(size)
+	}
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
 		if par < 0 {
@@ -93,6 +107,12 @@ func buildNameTree(p *symdb.Partition) *nameTree {
 		}
 		nt.nodeOf[i] = cur
 	}
+	// Frames merged by name leave the bound partly unused; the tree is
+	// kept for as long as the partition, so it keeps only what it uses.
+	if len(nt.parent) < cap(nt.parent)*7/8 {
+		nt.parent = slices.Clone(nt.parent)
+		nt.name = slices.Clone(nt.name)
+	}
 	return nt
 }
 
@@ -102,11 +122,11 @@ type nameTreeKey struct{}
 
 // partitionNameTree returns the name tree of p, built on first use and kept
 // with p, so it lives exactly as long as the partition does.
-func partitionNameTree(p *symdb.Partition) *nameTree {
-	nt := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p) }).(*nameTree)
+func partitionNameTree(p *symdb.Partition, scratch *childIndex) *nameTree {
+	nt := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p, scratch) }).(*nameTree)
 	if !nt.matches(p) {
 		// Partitions are immutable; only hand-built test partitions grow.
-		return buildNameTree(p)
+		return buildNameTree(p, scratch)
 	}
 	return nt
 }
@@ -114,6 +134,7 @@ func partitionNameTree(p *symdb.Partition) *nameTree {
 // partitionScratch holds the per-partition arrays of addPartition, reused
 // between calls. dropped is all zeros between calls.
 type partitionScratch struct {
+	build                      childIndex // for buildNameTree
 	self, total, vals, dropped []int64
 	dst                        []int32
 	live                       []int32
@@ -126,9 +147,10 @@ func growInt64(s []int64, n int) []int64 {
 	return s[:n]
 }
 
-// nameOf returns t's name ID for name k of nt, interning each name of a
-// partition at most once per tree.
-func (t *Tree) nameOf(nt *nameTree, k int32) int32 {
+// partitionNameIDs returns t's table of name IDs for the names of nt:
+// entry k is 1 + t's name ID of name k of nt, 0 while unknown. Each name of
+// a partition is interned at most once per tree.
+func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
 	ids := t.partitionNames[nt]
 	if ids == nil {
 		if t.partitionNames == nil {
@@ -137,6 +159,12 @@ func (t *Tree) nameOf(nt *nameTree, k int32) int32 {
 		ids = make([]int32, len(nt.names))
 		t.partitionNames[nt] = ids
 	}
+	return ids
+}
+
+// nameOf returns t's name ID for name k of nt; ids is
+// t.partitionNameIDs(nt).
+func (t *Tree) nameOf(nt *nameTree, ids []int32, k int32) int32 {
 	if id := ids[k]; id > 0 {
 		return id - 1
 	}
@@ -151,7 +179,7 @@ func (t *Tree) nameOf(nt *nameTree, k int32) int32 {
 // are looked up in t.
 func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64) {
 	t.init()
-	nt := partitionNameTree(p)
+	nt := partitionNameTree(p, &t.pscratch.build)
 	m := len(nt.parent)
 	sc := &t.pscratch
 
@@ -176,22 +204,18 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	// (live, ascending). minTotal is the maxNodes-th largest of their
 	// totals when there are more of them than maxNodes, else 1: every one
 	// of them is kept.
-	live := sc.live[:0]
+	live, vals := sc.live[:0], sc.vals[:0]
 	for j, v := range total[1:] {
 		if v > 0 {
 			live = append(live, int32(j+1))
+			vals = append(vals, v)
 		}
 	}
-	sc.live = live
+	sc.live, sc.vals = live, vals
 	minTotal := int64(1)
 	truncate := maxNodes >= 1 && int64(len(live)) > maxNodes
 	if truncate {
-		vals := growInt64(sc.vals, len(live))
-		for k, j := range live {
-			vals[k] = total[j]
-		}
 		minTotal = kthLargest(vals, int(maxNodes))
-		sc.vals = vals
 	}
 	dropped := growInt64(sc.dropped, m)
 	sc.dropped = dropped
@@ -200,6 +224,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	dst := growInt32(sc.dst, m)
 	dst[0] = 0
 	name := nt.name
+	ids := t.partitionNameIDs(nt)
 	for _, j := range live {
 		par := parent[j]
 		d := dst[par]
@@ -211,7 +236,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 			}
 			continue
 		}
-		c := t.child(d, t.nameOf(nt, name[j]))
+		c := t.child(d, t.nameOf(nt, ids, name[j]))
 		dst[j] = c
 		t.self[c] += self[j]
 	}

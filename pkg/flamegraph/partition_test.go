@@ -452,3 +452,36 @@ func TestCallSiteMatcher(t *testing.T) {
 		})
 	}
 }
+
+// TestNameTreeScratchReuse builds name trees one after the other with the
+// same scratch index, as a Tree does, and checks each equals a tree built
+// afresh: nothing of one partition's build may leak into the next.
+func TestNameTreeScratchReuse(t *testing.T) {
+	var parts []*symdb.Partition
+	for _, stacks := range [][]stackValue{
+		{{"a;b;c", 1}, {"a;b;d", 1}, {"a;e", 1}},
+		{{"x;y", 1}, {"a;b;c", 1}, {"x;z;z;z", 1}},
+		{{"b;a", 1}, {"c", 1}},
+	} {
+		p, _ := partitionOf(stacks...)
+		parts = append(parts, p)
+	}
+	// A larger partition grows the index after the small ones used it;
+	// the small ones after it reuse it as it is.
+	var big []stackValue
+	for i := range 300 {
+		big = append(big, stackValue{fmt.Sprintf("r;f%d;g%d", i, i), 1})
+	}
+	p, _ := partitionOf(big...)
+	parts = append(parts, p, parts[0], parts[1])
+
+	var scratch childIndex
+	for i, p := range parts {
+		got := buildNameTree(p, &scratch)
+		want := buildNameTree(p, &childIndex{})
+		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name, want.name) ||
+			!slices.Equal(got.nodeOf, want.nodeOf) || !slices.Equal(got.names, want.names) {
+			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name, want.parent, want.name)
+		}
+	}
+}

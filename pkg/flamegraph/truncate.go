@@ -53,6 +53,9 @@ func (t *Tree) reset() {
 	t.dirty = false
 	t.children.reset()
 	clear(t.partitionNames)
+	// The name-tree build index is megabytes and only needed while
+	// partitions are new; a tree kept for reuse does not hold it.
+	t.pscratch.build = childIndex{}
 }
 
 // Reset empties the tree and keeps its memory, so that a tree can be
