@@ -7,7 +7,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,12 +52,7 @@ func BenchmarkBenchBucket(b *testing.B) {
 	merge := func(profileType, selector string) func(b *testing.B) {
 		return func(b *testing.B) {
 			req := connect.NewRequest(&querierv1.SelectMergeStacktracesRequest{ProfileTypeID: profileType, LabelSelector: selector, Start: start, End: end})
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := svc.SelectMergeStacktraces(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
+			loop(b, func() error { _, err := svc.SelectMergeStacktraces(ctx, req); return err })
 		}
 	}
 	b.Run("SelectMergeStacktraces/all_cpu", merge(cpuType, "{}"))
@@ -63,30 +60,15 @@ func BenchmarkBenchBucket(b *testing.B) {
 	b.Run("SelectMergeStacktraces/alloc_objects", merge("memory:alloc_objects:count:space:bytes", "{}"))
 	b.Run("SelectSeries/by_pod_step_15s", func(b *testing.B) {
 		req := connect.NewRequest(&querierv1.SelectSeriesRequest{ProfileTypeID: cpuType, LabelSelector: "{}", Start: start, End: end, Step: 15, GroupBy: []string{"pod"}})
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := svc.SelectSeries(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
+		loop(b, func() error { _, err := svc.SelectSeries(ctx, req); return err })
 	})
 	b.Run("SelectMergeProfile/all_cpu", func(b *testing.B) {
 		req := connect.NewRequest(&querierv1.SelectMergeProfileRequest{ProfileTypeID: cpuType, LabelSelector: "{}", Start: start, End: end})
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := svc.SelectMergeProfile(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
+		loop(b, func() error { _, err := svc.SelectMergeProfile(ctx, req); return err })
 	})
 	b.Run("LabelValues/pod", func(b *testing.B) {
 		req := connect.NewRequest(&typesv1.LabelValuesRequest{Name: "pod", Matchers: []string{`{service_name="checkout"}`}, Start: start, End: end})
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := svc.LabelValues(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
+		loop(b, func() error { _, err := svc.LabelValues(ctx, req); return err })
 	})
 }
 
@@ -103,12 +85,36 @@ func BenchmarkBenchBucketScaling(b *testing.B) {
 			req := connect.NewRequest(&querierv1.SelectMergeStacktracesRequest{
 				ProfileTypeID: cpuType, LabelSelector: "{}", Start: end - sc.rangeM*60_000 + 1, End: end,
 			})
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := svc.SelectMergeStacktraces(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
+			loop(b, func() error { _, err := svc.SelectMergeStacktraces(ctx, req); return err })
 		})
 	}
+}
+
+// loop runs query once untimed, so that the figures are warm ones as the
+// targets are (the cold first query loads and indexes the partitions;
+// BenchmarkServerBenchBucket in integration/ reports it), then b.N times.
+// Besides wall time it reports the process CPU time per query, which
+// varies less than wall time on a shared machine.
+func loop(b *testing.B, query func() error) {
+	b.Helper()
+	if err := query(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	before := cpuTime(b)
+	for b.Loop() {
+		if err := query(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime(b)-before).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
+
+// cpuTime returns the user and system CPU time of the process so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -231,46 +231,55 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 	if q.spanIDs != nil {
 		partitionMax = 0
 	}
-	// Each block's stacks become a tree on their own core; the trees are
-	// then merged.
-	trees := make([]*flamegraph.Tree, len(values))
+	// Each core adds the partitions of every workers-th block to a tree of
+	// its own; the cores' trees are then merged. The blocks are dealt out
+	// in a fixed way, so that equal queries build equal trees (the order
+	// of names in a flame graph follows the tree's).
+	workers := min(max(1, s.parallelism()), len(values))
+	if workers == 0 {
+		return flamegraph.NewTree(), nil
+	}
+	trees := make([]*flamegraph.Tree, workers)
 	g, _ := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, s.parallelism()))
-	for i, v := range values {
+	for w := range trees {
+		t := s.blockTree()
+		trees[w] = t
 		g.Go(func() error {
-			t := s.blockTree()
 			var sites *flamegraph.CallSiteMatcher
 			if len(q.callSite) > 0 {
 				sites = flamegraph.NewCallSiteMatcher(q.callSite)
 			}
-			for _, pv := range v.sorted() {
-				if sites != nil {
-					match := sites.Match(pv.part)
-					for n := range pv.self {
-						if !match[n] {
-							pv.self[n] = 0
+			for i := w; i < len(values); i += workers {
+				v := values[i]
+				for _, pv := range v.sorted() {
+					if sites != nil {
+						match := sites.Match(pv.part)
+						for n := range pv.self {
+							if !match[n] {
+								pv.self[n] = 0
+							}
 						}
 					}
+					if err := t.AddPartitionTruncated(pv.part, pv.self, partitionMax); err != nil {
+						return wrapBlock(v.block, err)
+					}
 				}
-				if err := t.AddPartitionTruncated(pv.part, pv.self, partitionMax); err != nil {
-					return wrapBlock(v.block, err)
-				}
+				v.release()
 			}
-			v.release()
-			trees[i] = t
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if len(trees) == 0 {
-		return flamegraph.NewTree(), nil
-	}
+	err = g.Wait()
 	tree := trees[0]
 	for _, t := range trees[1:] {
-		tree.Merge(t)
+		if err == nil {
+			tree.Merge(t)
+		}
 		s.releaseTree(t)
+	}
+	if err != nil {
+		s.releaseTree(tree)
+		return nil, err
 	}
 	once := tree.Truncate(maxNodes)
 	twice := once.Truncate(maxNodes)
