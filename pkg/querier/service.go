@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
@@ -60,8 +62,24 @@ func (s *Service) Handler(reg prometheus.Registerer) (string, http.Handler) {
 	// larger than the messages they encode, and the logical limit gives the
 	// clearer invalid_argument error.
 	readLimit := connect.WithReadMaxBytes(max(4*s.cfg.MaxRequestBytes, 64<<10))
-	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit)
+	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit, fastGzip())
 	return path, CapabilitiesMiddleware(h)
+}
+
+// fastGzip replaces the standard library's gzip, which spent longer
+// compressing a merged profile of all CPU stacks (24 MB) than building it,
+// with klauspost/compress's at its fastest level: several times faster,
+// and its output is still plain gzip for any client.
+func fastGzip() connect.HandlerOption {
+	return connect.WithCompression("gzip",
+		func() connect.Decompressor { return &gzip.Reader{} },
+		func() connect.Compressor {
+			w, err := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+			if err != nil {
+				panic(err) // BestSpeed is a valid level
+			}
+			return w
+		})
 }
 
 // tenant returns the tenant the tenant interceptor resolved.
