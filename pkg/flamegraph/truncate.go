@@ -55,7 +55,7 @@ func (t *Tree) reset() {
 	clear(t.partitionNames)
 	// The name-tree build index is megabytes and only needed while
 	// partitions are new; a tree kept for reuse does not hold it.
-	t.pscratch.build = childIndex{}
+	t.pscratch.build = nameTreeScratch{}
 }
 
 // Reset empties the tree and keeps its memory, so that a tree can be
