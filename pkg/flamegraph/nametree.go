@@ -252,16 +252,20 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	// (live, ascending). minTotal is the maxNodes-th largest of their
 	// totals when there are more of them than maxNodes, else 1: every one
 	// of them is kept.
+	// vals gathers the live totals for the selection, only under a budget.
 	live, vals := sc.live[:0], sc.vals[:0]
+	budget := maxNodes >= 1
 	for j, v := range total[1:] {
 		if v > 0 {
 			live = append(live, int32(j+1))
-			vals = append(vals, v)
+			if budget {
+				vals = append(vals, v)
+			}
 		}
 	}
 	sc.live, sc.vals = live, vals
 	minTotal := int64(1)
-	truncate := maxNodes >= 1 && int64(len(live)) > maxNodes
+	truncate := budget && int64(len(live)) > maxNodes
 	if truncate {
 		minTotal = kthLargest(vals, int(maxNodes))
 	}

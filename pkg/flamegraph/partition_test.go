@@ -454,7 +454,7 @@ func TestCallSiteMatcher(t *testing.T) {
 }
 
 // TestNameTreeScratchReuse builds name trees one after the other with the
-// same scratch index, as a Tree does, and checks each equals a tree built
+// same scratch, as a Tree does, and checks each equals a tree built
 // afresh: nothing of one partition's build may leak into the next.
 func TestNameTreeScratchReuse(t *testing.T) {
 	var parts []*symdb.Partition
@@ -466,7 +466,7 @@ func TestNameTreeScratchReuse(t *testing.T) {
 		p, _ := partitionOf(stacks...)
 		parts = append(parts, p)
 	}
-	// A larger partition grows the index after the small ones used it;
+	// A larger partition grows the scratch after the small ones used it;
 	// the small ones after it reuse it as it is.
 	var big []stackValue
 	for i := range 300 {

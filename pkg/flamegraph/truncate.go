@@ -53,7 +53,7 @@ func (t *Tree) reset() {
 	t.dirty = false
 	t.children.reset()
 	clear(t.partitionNames)
-	// The name-tree build index is megabytes and only needed while
+	// The name-tree build scratch is megabytes and only needed while
 	// partitions are new; a tree kept for reuse does not hold it.
 	t.pscratch.build = nameTreeScratch{}
 }

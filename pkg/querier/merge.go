@@ -124,12 +124,17 @@ func (s *Service) mergeTree(ctx context.Context, tenant string, q selectQuery, m
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	tree := trees[0]
+	return s.mergeInto(trees), nil
+}
+
+// mergeInto merges every tree into the first, which it returns, and lends
+// the others to later queries.
+func (s *Service) mergeInto(trees []*flamegraph.Tree) *flamegraph.Tree {
 	for _, t := range trees[1:] {
-		tree.Merge(t)
+		trees[0].Merge(t)
 		s.releaseTree(t)
 	}
-	return tree, nil
+	return trees[0]
 }
 
 // collectStackValues sums the sample values of the profiles q selects per
@@ -240,7 +245,7 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 		return flamegraph.NewTree(), nil
 	}
 	trees := make([]*flamegraph.Tree, workers)
-	g, _ := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	for w := range trees {
 		t := s.blockTree()
 		trees[w] = t
@@ -269,18 +274,13 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 			return nil
 		})
 	}
-	err = g.Wait()
-	tree := trees[0]
-	for _, t := range trees[1:] {
-		if err == nil {
-			tree.Merge(t)
+	if err := g.Wait(); err != nil {
+		for _, t := range trees {
+			s.releaseTree(t)
 		}
-		s.releaseTree(t)
-	}
-	if err != nil {
-		s.releaseTree(tree)
 		return nil, err
 	}
+	tree := s.mergeInto(trees)
 	once := tree.Truncate(maxNodes)
 	twice := once.Truncate(maxNodes)
 	if once != tree {
