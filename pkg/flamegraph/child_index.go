@@ -1,5 +1,7 @@
 package flamegraph
 
+import "slices"
+
 // childIndex finds the child of a node by a dense 32-bit key (a name ID in
 // a Tree, a location ID in a stack trie). It is an open-addressing hash
 // table over one flat slice whose slots hold key and value side by side,
@@ -96,4 +98,60 @@ func log2(n int) int {
 		l++
 	}
 	return l
+}
+
+// siblingIndex finds a node's child by a dense 32-bit key (a name ID) in a
+// tree whose nodes are numbered in creation order. Most nodes have a few
+// children, found faster by walking a list of siblings created close
+// together than by probing a hash table that is larger than the cache;
+// the children of a node with more than wideFanout children are also kept
+// in a childIndex.
+//
+// Node 0 is the root and exists after reset. Callers add every other node
+// through add, in node order, and keep the key of each node themselves.
+type siblingIndex struct {
+	first, next, count []int32 // per node; next links siblings
+	wide               childIndex
+}
+
+const wideFanout = 16
+
+// reset empties the index down to node 0 and makes room for n nodes.
+func (ix *siblingIndex) reset(n int) {
+	ix.first = append(slices.Grow(ix.first[:0], n), -1)
+	ix.next = append(slices.Grow(ix.next[:0], n), -1)
+	ix.count = append(slices.Grow(ix.count[:0], n), 0)
+	ix.wide.reset()
+}
+
+// get returns the child of node cur whose key is key, or -1; keys are the
+// keys of the nodes so far.
+func (ix *siblingIndex) get(cur, key int32, keys []int32) int32 {
+	if ix.count[cur] > wideFanout {
+		return ix.wide.get(cur, key)
+	}
+	for c := ix.first[cur]; c >= 0; c = ix.next[c] {
+		if keys[c] == key {
+			return c
+		}
+	}
+	return -1
+}
+
+// add records node c, the next node, as a new child of cur; keys holds the
+// key of every node up to c.
+func (ix *siblingIndex) add(cur, c int32, keys []int32) {
+	ix.first = append(ix.first, -1)
+	ix.count = append(ix.count, 0)
+	ix.next = append(ix.next, ix.first[cur])
+	ix.first[cur] = c
+	ix.count[cur]++
+	switch k := ix.count[cur]; {
+	case k == wideFanout+1:
+		for s := ix.first[cur]; s >= 0; s = ix.next[s] {
+			ix.wide.put(cur, keys[s], s)
+		}
+	case k > wideFanout+1:
+		ix.wide.put(cur, keys[c], c)
+	}
 }

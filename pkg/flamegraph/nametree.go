@@ -41,9 +41,9 @@ func (nt *nameTree) matches(p *symdb.Partition) bool {
 
 // buildNameTree resolves every node of p, parents first. A location's
 // lines are stored innermost first and enter the tree outermost first; a
-// location without lines maps to its parent's node. sc is scratch space,
+// location without lines maps to its parent's node. children is scratch,
 // reused from one build to the next.
-func buildNameTree(p *symdb.Partition, sc *nameTreeScratch) *nameTree {
+func buildNameTree(p *symdb.Partition, children *siblingIndex) *nameTree {
 	n := len(p.Parents)
 	// Every line of every node could make a name node: an upper bound
 	// that sizes the arrays once.
@@ -71,7 +71,7 @@ func buildNameTree(p *symdb.Partition, sc *nameTreeScratch) *nameTree {
 		fnName[i] = -1
 	}
 	nameIDs := make(map[string]int32)
-	children := sc.reset(bound)
+	children.reset(bound)
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
 		if par < 0 {
@@ -98,7 +98,7 @@ func buildNameTree(p *symdb.Partition, sc *nameTreeScratch) *nameTree {
 				c = int32(len(nt.parent))
 				nt.parent = append(nt.parent, cur)
 				nt.name = append(nt.name, nm)
-				children.add(cur, nm, c, nt.name)
+				children.add(cur, c, nt.name)
 			}
 			cur = c
 		}
@@ -113,64 +113,13 @@ func buildNameTree(p *symdb.Partition, sc *nameTreeScratch) *nameTree {
 	return nt
 }
 
-// nameTreeScratch finds a name node's child by name while a name tree is
-// built. Most nodes have a few children, found faster by walking a list
-// than by probing a hash table of every node that is larger than the
-// cache; the children of a node with more than wideFanout children are
-// also kept in a hash table.
-type nameTreeScratch struct {
-	first, next, count []int32 // per name node; next links siblings
-	wide               childIndex
-}
-
-const wideFanout = 16
-
-// reset readies sc for a tree of at most n name nodes, with node 0 alone.
-func (sc *nameTreeScratch) reset(n int) *nameTreeScratch {
-	sc.first = growInt32(sc.first, n)
-	sc.next = growInt32(sc.next, n)
-	sc.count = growInt32(sc.count, n)
-	sc.first[0], sc.count[0] = -1, 0
-	sc.wide.reset()
-	return sc
-}
-
-// get returns the child of node cur named nm, or -1; names are the name
-// IDs of the nodes so far.
-func (sc *nameTreeScratch) get(cur, nm int32, names []int32) int32 {
-	if sc.count[cur] > wideFanout {
-		return sc.wide.get(cur, nm)
-	}
-	for c := sc.first[cur]; c >= 0; c = sc.next[c] {
-		if names[c] == nm {
-			return c
-		}
-	}
-	return -1
-}
-
-// add records node c, named nm, as a new child of cur.
-func (sc *nameTreeScratch) add(cur, nm, c int32, names []int32) {
-	sc.first[c], sc.count[c] = -1, 0
-	sc.next[c], sc.first[cur] = sc.first[cur], c
-	sc.count[cur]++
-	switch k := sc.count[cur]; {
-	case k == wideFanout+1:
-		for s := sc.first[cur]; s >= 0; s = sc.next[s] {
-			sc.wide.put(cur, names[s], s)
-		}
-	case k > wideFanout+1:
-		sc.wide.put(cur, nm, c)
-	}
-}
-
 // nameTreeKey is the key of a partition's name tree among the values
 // derived from the partition.
 type nameTreeKey struct{}
 
 // partitionNameTree returns the name tree of p, built on first use and kept
 // with p, so it lives exactly as long as the partition does.
-func partitionNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
+func partitionNameTree(p *symdb.Partition, scratch *siblingIndex) *nameTree {
 	nt := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p, scratch) }).(*nameTree)
 	if !nt.matches(p) {
 		// Partitions are immutable; only hand-built test partitions grow.
@@ -182,7 +131,7 @@ func partitionNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 // partitionScratch holds the per-partition arrays of addPartition, reused
 // between calls. dropped is all zeros between calls.
 type partitionScratch struct {
-	build                      nameTreeScratch // for buildNameTree
+	build                      siblingIndex // for buildNameTree
 	self, total, vals, dropped []int64
 	dst                        []int32
 	live                       []int32

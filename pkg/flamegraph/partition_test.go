@@ -475,10 +475,10 @@ func TestNameTreeScratchReuse(t *testing.T) {
 	p, _ := partitionOf(big...)
 	parts = append(parts, p, parts[0], parts[1])
 
-	var scratch nameTreeScratch
+	var scratch siblingIndex
 	for i, p := range parts {
 		got := buildNameTree(p, &scratch)
-		want := buildNameTree(p, &nameTreeScratch{})
+		want := buildNameTree(p, &siblingIndex{})
 		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name, want.name) ||
 			!slices.Equal(got.nodeOf, want.nodeOf) || !slices.Equal(got.names, want.names) {
 			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name, want.parent, want.name)

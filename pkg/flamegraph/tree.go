@@ -32,7 +32,7 @@ type Tree struct {
 	total  []int64 // valid unless dirty
 	dirty  bool
 
-	children childIndex // (parent, name ID) → node
+	children siblingIndex // children by name ID
 
 	// partitionNames[nt][k] is 1 + the name ID of name k of partition name
 	// tree nt, 0 while unknown.
@@ -58,6 +58,7 @@ func (t *Tree) init() {
 	t.name = append(t.name, -1)
 	t.self = append(t.self, 0)
 	t.total = append(t.total, 0)
+	t.children.reset(0)
 }
 
 // intern returns the name ID of s, adding it to the name table if needed.
@@ -90,7 +91,7 @@ func (t *Tree) lookupName(s string) int32 {
 
 // child returns the child of parent named by name ID, creating it if needed.
 func (t *Tree) child(parent, name int32) int32 {
-	if n := t.children.get(parent, name); n >= 0 {
+	if n := t.children.get(parent, name, t.name); n >= 0 {
 		return n
 	}
 	n := int32(len(t.parent))
@@ -98,7 +99,7 @@ func (t *Tree) child(parent, name int32) int32 {
 	t.name = append(t.name, name)
 	t.self = append(t.self, 0)
 	t.total = append(t.total, 0)
-	t.children.put(parent, name, n)
+	t.children.add(parent, n, t.name)
 	t.dirty = true
 	return n
 }

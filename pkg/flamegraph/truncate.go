@@ -51,11 +51,11 @@ func (t *Tree) reset() {
 	t.self = append(t.self[:0], 0)
 	t.total = append(t.total[:0], 0)
 	t.dirty = false
-	t.children.reset()
+	t.children.reset(0)
 	clear(t.partitionNames)
 	// The name-tree build scratch is megabytes and only needed while
 	// partitions are new; a tree kept for reuse does not hold it.
-	t.pscratch.build = nameTreeScratch{}
+	t.pscratch.build = siblingIndex{}
 }
 
 // Reset empties the tree and keeps its memory, so that a tree can be
