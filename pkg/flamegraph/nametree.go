@@ -129,12 +129,12 @@ func partitionNameTree(p *symdb.Partition, scratch *siblingIndex) *nameTree {
 }
 
 // partitionScratch holds the per-partition arrays of addPartition, reused
-// between calls. dropped is all zeros between calls.
+// between calls. kids is all zeros between calls.
 type partitionScratch struct {
-	build                      siblingIndex // for buildNameTree
-	self, total, vals, dropped []int64
-	dst                        []int32
-	live                       []int32
+	build                   siblingIndex // for buildNameTree
+	self, total, vals, kids []int64
+	dst, kept               []int32
+	hist                    totalHistogram
 }
 
 func growInt64(s []int64, n int) []int64 {
@@ -180,7 +180,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	m := len(nt.parent)
 	sc := &t.pscratch
 
-	// Self and total per name node; values of the empty stack are dropped.
+	// Self per name node; values of the empty stack are dropped.
 	self := growInt64(sc.self, m)
 	clear(self)
 	nodeOf := nt.nodeOf[:len(nodeSelf)]
@@ -190,65 +190,80 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 		}
 	}
 	self[0] = 0
+
+	// Totals, children before parents. A node's total is never below a
+	// child's, so the nodes whose total reaches minTotal are closed under
+	// parents: they are the partition's truncated tree. minTotal is the
+	// maxNodes-th largest total when more than maxNodes nodes have a
+	// positive one, else 1, keeping every one of them.
 	total := growInt64(sc.total, m)
 	copy(total, self)
 	parent := nt.parent
-	for j := m - 1; j > 0; j-- {
-		total[parent[j]] += total[j]
-	}
-
-	// The partition's tree holds the name nodes with a positive total
-	// (live, ascending). minTotal is the maxNodes-th largest of their
-	// totals when there are more of them than maxNodes, else 1: every one
-	// of them is kept.
-	// vals gathers the live totals for the selection, only under a budget.
-	live, vals := sc.live[:0], sc.vals[:0]
-	budget := maxNodes >= 1
-	for j, v := range total[1:] {
-		if v > 0 {
-			live = append(live, int32(j+1))
-			if budget {
-				vals = append(vals, v)
+	minTotal := int64(1)
+	if maxNodes < 1 {
+		for j := m - 1; j > 0; j-- {
+			total[parent[j]] += total[j]
+		}
+	} else {
+		// A histogram of the totals, made on the way, leaves only the
+		// totals near the cut-off to select among.
+		h := &sc.hist
+		clear(h[:])
+		for j := m - 1; j > 0; j-- {
+			v := total[j]
+			total[parent[j]] += v
+			h[bucketOf(v)]++
+		}
+		if live := int64(m - 1 - int(h[0])); live > maxNodes {
+			floor := h.floorOfKth(int(maxNodes))
+			vals := sc.vals[:0]
+			for _, v := range total[1:] {
+				if v >= floor {
+					vals = append(vals, v)
+				}
 			}
+			sc.vals = vals
+			minTotal = kthLargest(vals, int(maxNodes))
 		}
 	}
-	sc.live, sc.vals = live, vals
-	minTotal := int64(1)
-	truncate := budget && int64(len(live)) > maxNodes
-	if truncate {
-		minTotal = kthLargest(vals, int(maxNodes))
-	}
-	dropped := growInt64(sc.dropped, m)
-	sc.dropped = dropped
 
-	// dst[j] is the node of t that live name node j went to, -1 if none.
+	// dst[j] is the node of t that kept name node j went to. Under a cut,
+	// kids[j] sums the totals of j's kept children, so that what the cut
+	// dropped below j is total[j] - self[j] - kids[j].
 	dst := growInt32(sc.dst, m)
 	dst[0] = 0
+	cut := minTotal > 1
+	kids := sc.kids
+	if cut {
+		kids = growInt64(kids, m)
+	}
+	kept := sc.kept[:0]
 	name := nt.name
 	ids := t.partitionNameIDs(nt)
-	for _, j := range live {
-		par := parent[j]
-		d := dst[par]
+	for j := 1; j < m; j++ {
 		tj := total[j]
-		if d < 0 || tj < minTotal {
-			dst[j] = -1
-			if d >= 0 {
-				dropped[par] += tj
-			}
+		if tj < minTotal {
 			continue
 		}
-		c := t.child(d, t.nameOf(nt, ids, name[j]))
+		par := parent[j]
+		c := t.child(dst[par], t.nameOf(nt, ids, name[j]))
 		dst[j] = c
 		t.self[c] += self[j]
+		if cut {
+			kids[par] += tj
+			kept = append(kept, int32(j))
+		}
 	}
-	if truncate {
+	if cut {
+		// The dropped children of the root and of each kept node become
+		// its child "other".
 		other := int32(-1)
 		addOther := func(j int32) {
-			v := dropped[j]
+			v := total[j] - self[j] - kids[j]
+			kids[j] = 0
 			if v == 0 {
 				return
 			}
-			dropped[j] = 0
 			if other < 0 {
 				other = t.intern(otherName)
 			}
@@ -256,10 +271,10 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 			t.self[c] += v
 		}
 		addOther(0)
-		for _, j := range live {
+		for _, j := range kept {
 			addOther(j)
 		}
 	}
 	t.dirty = true
-	sc.self, sc.total, sc.dst = self, total, dst
+	sc.self, sc.total, sc.dst, sc.kids, sc.kept = self, total, dst, kids, kept
 }

@@ -228,9 +228,16 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 	if pv.self == nil {
 		pv.self = a.sums.get(len(pv.part.Parents))
 	}
+	// IDs 1 ≤ id ≤ lastDirect are their own node (see DirectIDs).
+	self, lastDirect := pv.self, max(pv.part.DirectIDs(), 1)-1
+	values := row.Values[:len(row.StacktraceIDs)]
 	for i, id := range row.StacktraceIDs {
-		v := row.Values[i]
+		v := values[i]
 		if v <= 0 {
+			continue
+		}
+		if id-1 < lastDirect {
+			self[id] += v
 			continue
 		}
 		node, err := stackNode(pv.part, id)
@@ -238,7 +245,7 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 			return err
 		}
 		if node >= 0 {
-			pv.self[node] += v
+			self[node] += v
 		}
 	}
 	return nil

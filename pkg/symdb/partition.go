@@ -146,6 +146,18 @@ func (p *Partition) NodeOf(id uint64) (int32, error) {
 	return start + int32(local), nil
 }
 
+// DirectIDs returns n such that every stack-trace ID in [1, n) is its own
+// leaf node: NodeOf(id) == id. Those are the IDs of the first symdb chunk,
+// most IDs of most partitions, so hot loops resolve them without a call and
+// leave the others to NodeOf. It is 0 for meta v1 partitions.
+func (p *Partition) DirectIDs() uint64 {
+	ids := &p.ids
+	if ids.rowMode || len(ids.chunkStart) < 2 {
+		return 0
+	}
+	return min(uint64(ids.chunkStart[1]), ids.maxNodes)
+}
+
 // AppendLocations appends the locations of a stack-trace ID to dst, leaf
 // first, and returns the extended slice. The empty stack appends nothing.
 func (p *Partition) AppendLocations(dst []int32, id uint64) ([]int32, error) {

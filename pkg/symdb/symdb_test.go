@@ -190,6 +190,9 @@ func TestSymdbSamples(t *testing.T) {
 			if !slices.Equal(p.ids.chunkStart, []int32{0, 1004, 2005, 2319}) || p.ids.maxNodes != 1024 {
 				t.Errorf("chunks start at %v with M %d, want N = 1004, 1001, 314 and M = 1024", p.ids.chunkStart, p.ids.maxNodes)
 			}
+			if d := p.DirectIDs(); d != 1004 {
+				t.Errorf("DirectIDs %d, want 1004: the nodes of chunk 0", d)
+			}
 			for _, c := range []struct {
 				id                int
 				frames            int
@@ -357,6 +360,15 @@ func walkAllIDs(t *testing.T, p *Partition) {
 			for local := uint64(0); local < n; local++ {
 				ids = append(ids, uint64(k)*p.ids.maxNodes+local)
 			}
+		}
+	}
+	direct := p.DirectIDs()
+	if direct > uint64(len(p.Parents)) || (p.ids.rowMode && direct != 0) {
+		t.Fatalf("partition %d: DirectIDs %d of %d nodes", p.Key, direct, len(p.Parents))
+	}
+	for id := uint64(1); id < direct; id++ {
+		if node, err := p.NodeOf(id); err != nil || uint64(node) != id {
+			t.Fatalf("partition %d: ID %d is below DirectIDs %d but resolves to node %d (%v)", p.Key, id, direct, node, err)
 		}
 	}
 	var buf []int32
