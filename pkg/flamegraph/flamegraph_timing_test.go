@@ -187,7 +187,7 @@ func BenchmarkTreeAddPartitionTruncated(b *testing.B) {
 			tr := NewTree()
 			b.ReportAllocs()
 			for b.Loop() {
-				tr.reset()
+				tr.Reset()
 				if err := tr.AddPartitionTruncated(p, values, maxNodes); err != nil {
 					b.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package flamegraph
 
 import (
 	"slices"
+	"weak"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
@@ -148,13 +149,14 @@ func growInt64(s []int64, n int) []int64 {
 // entry k is 1 + t's name ID of name k of nt, 0 while unknown. Each name of
 // a partition is interned at most once per tree.
 func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
-	ids := t.partitionNames[nt]
+	key := weak.Make(nt)
+	ids := t.partitionNames[key]
 	if ids == nil {
 		if t.partitionNames == nil {
-			t.partitionNames = make(map[*nameTree][]int32)
+			t.partitionNames = make(map[weak.Pointer[nameTree]][]int32)
 		}
 		ids = make([]int32, len(nt.names))
-		t.partitionNames[nt] = ids
+		t.partitionNames[key] = ids
 	}
 	return ids
 }

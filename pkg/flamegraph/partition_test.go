@@ -1,10 +1,15 @@
 package flamegraph
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
@@ -483,5 +488,58 @@ func TestNameTreeScratchReuse(t *testing.T) {
 			!slices.Equal(got.nodeOf, want.nodeOf) || !slices.Equal(got.names, want.names) {
 			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name, want.parent, want.name)
 		}
+	}
+}
+
+// A reset tree keeps its names and the name IDs of live partitions; what
+// it builds next must not show any of it.
+func TestResetKeepsNames(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	reused := NewTree()
+	var firstNames int
+	for i := range 40 {
+		stacks := randomStacks(rng, 1+rng.IntN(40), 1+rng.IntN(6), 1+rng.IntN(12), i%3 == 0)
+		p, values := partitionOf(stacks...)
+		budget := int64(rng.IntN(30))
+		fresh := NewTree()
+		for _, tr := range []*Tree{reused, fresh} {
+			// Twice: the second time through the kept name IDs.
+			for range 2 {
+				if err := tr.AddPartitionTruncated(p, values, budget); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if g, w := treeDump(reused), treeDump(fresh); !slices.Equal(g, w) {
+			t.Fatalf("case %d: reused tree %v, fresh %v", i, g, w)
+		}
+		if g, w := reused.FlameGraph(budget), fresh.FlameGraph(budget); !proto.Equal(g, w) {
+			t.Fatalf("case %d: reused tree's flame graph %v, fresh %v", i, g, w)
+		}
+		if g, w := reused.MarshalTree(budget), fresh.MarshalTree(budget); !bytes.Equal(g, w) {
+			t.Fatalf("case %d: reused tree's tree bytes differ from a fresh tree's", i)
+		}
+		if i == 0 {
+			firstNames = len(reused.names)
+		}
+		reused.Reset()
+		if reused.Len() != 0 || reused.Total() != 0 {
+			t.Fatalf("case %d: %d nodes, total %d after Reset", i, reused.Len(), reused.Total())
+		}
+	}
+	if len(reused.names) < firstNames {
+		t.Errorf("Reset dropped names: %d, had %d", len(reused.names), firstNames)
+	}
+	for id, s := range reused.names {
+		if reused.nameIDs[s] != int32(id) {
+			t.Fatalf("name %q has ID %d, its table says %d", s, id, reused.nameIDs[s])
+		}
+	}
+
+	// Name IDs of partitions that are gone are dropped with them.
+	runtime.GC()
+	reused.Reset()
+	if n := len(reused.partitionNames); n != 0 {
+		t.Errorf("%d name-ID tables of freed partitions kept", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"weak"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
@@ -35,8 +36,10 @@ type Tree struct {
 	children siblingIndex // children by name ID
 
 	// partitionNames[nt][k] is 1 + the name ID of name k of partition name
-	// tree nt, 0 while unknown.
-	partitionNames map[*nameTree][]int32
+	// tree nt, 0 while unknown. Reset keeps it (weakly: it does not keep
+	// the name trees alive), and keeps names[:keptNames], copied.
+	partitionNames map[weak.Pointer[nameTree]][]int32
+	keptNames      int
 
 	// Scratch reused by AddPartition.
 	pscratch partitionScratch
@@ -215,16 +218,20 @@ func (t *Tree) IterateStacks(fn func(rootFirst []string, self int64)) {
 // childLists returns every node's children sorted byte-wise by name: the
 // children of node v are kids[first[v]:first[v+1]]. It runs two counting
 // sorts (by name rank, then stably by parent) after sorting the distinct
-// names once, so it costs O(nodes + names·log names).
+// names of the nodes once, so it costs O(nodes + names·log names). (A
+// reset tree's name table may hold names no node has; they are not sorted.)
 func (t *Tree) childLists() (first, kids []int32) {
 	n := len(t.parent)
 	m := len(t.names)
-	order := make([]int32, m)
-	for i := range order {
-		order[i] = int32(i)
+	rank := make([]int32, m)
+	var order []int32
+	for i := 1; i < n; i++ {
+		if id := t.name[i]; rank[id] == 0 {
+			rank[id] = 1
+			order = append(order, id)
+		}
 	}
 	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(t.names[a], t.names[b]) })
-	rank := make([]int32, m)
 	for r, id := range order {
 		rank[id] = int32(r)
 	}

@@ -2,6 +2,7 @@ package flamegraph
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
@@ -39,28 +40,46 @@ func (t *Tree) AddPartitionTruncated(p *symdb.Partition, nodeSelf []int64, maxNo
 	return nil
 }
 
-// reset empties the tree, keeping its capacity.
-func (t *Tree) reset() {
+// maxKeptNames bounds the name table a reset tree keeps (see Reset).
+const maxKeptNames = 1 << 18
+
+// Reset empties the tree and keeps its memory, so that a tree can be
+// reused for the next query instead of growing a new one. It also keeps
+// its name table, up to maxKeptNames names, and the name IDs it resolved
+// for partitions that are still in memory: a query over the same
+// partitions then interns no name again. Kept names are copied, so that
+// they do not hold on to the memory of the partitions they came from.
+func (t *Tree) Reset() {
+	if len(t.names) > maxKeptNames {
+		t.names = t.names[:0]
+		t.nameIDs = nil
+		t.keptNames = 0
+		clear(t.partitionNames)
+	}
 	if t.nameIDs == nil {
 		t.nameIDs = make(map[string]int32)
 	}
-	clear(t.nameIDs)
-	t.names = t.names[:0]
+	for id := t.keptNames; id < len(t.names); id++ {
+		s := strings.Clone(t.names[id])
+		t.names[id] = s
+		t.nameIDs[s] = int32(id) // replaces the key too
+	}
+	t.keptNames = len(t.names)
+	for nt := range t.partitionNames {
+		if nt.Value() == nil {
+			delete(t.partitionNames, nt)
+		}
+	}
 	t.parent = append(t.parent[:0], -1)
 	t.name = append(t.name[:0], -1)
 	t.self = append(t.self[:0], 0)
 	t.total = append(t.total[:0], 0)
 	t.dirty = false
 	t.children.reset(0)
-	clear(t.partitionNames)
 	// The name-tree build scratch is megabytes and only needed while
 	// partitions are new; a tree kept for reuse does not hold it.
 	t.pscratch.build = siblingIndex{}
 }
-
-// Reset empties the tree and keeps its memory, so that a tree can be
-// reused for the next query instead of growing a new one.
-func (t *Tree) Reset() { t.reset() }
 
 // Truncate returns the tree cut to maxNodes nodes the way Pyroscope's tree
 // writer does it (MarshalTree): it equals UnmarshalTree(t.MarshalTree(
@@ -72,13 +91,22 @@ func (t *Tree) Reset() { t.reset() }
 // children of a kept node are added to its "other" child, created if
 // needed.
 func (t *Tree) Truncate(maxNodes int64) *Tree {
+	return t.TruncateTo(nil, maxNodes)
+}
+
+// TruncateTo is Truncate building the cut tree in dst, an empty tree (a
+// reset one, say), or in a new tree when dst is nil. It returns t, leaving
+// dst untouched, when there is nothing to cut.
+func (t *Tree) TruncateTo(dst *Tree, maxNodes int64) *Tree {
 	t.computeTotals()
 	if maxNodes < 1 || int64(t.Len()) <= maxNodes {
 		return t
 	}
-	out := NewTree()
-	out.mergeTruncated(t, maxNodes, true)
-	return out
+	if dst == nil {
+		dst = NewTree()
+	}
+	dst.mergeTruncated(t, maxNodes, true)
+	return dst
 }
 
 // mergeTruncated adds src truncated to maxNodes nodes to t: a node of src

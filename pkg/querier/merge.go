@@ -30,6 +30,7 @@ func (s *Service) SelectMergeStacktraces(ctx context.Context, req *connect.Reque
 	}
 	resp := &querierv1.SelectMergeStacktracesResponse{}
 	resp.Flamegraph, resp.Tree = layOut(tree, m.Format, m.GetMaxNodes())
+	s.releaseTree(tree)
 	return connect.NewResponse(resp), nil
 }
 
@@ -73,7 +74,10 @@ func (s *Service) Diff(ctx context.Context, req *connect.Request[querierv1.DiffR
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&querierv1.DiffResponse{Flamegraph: flamegraph.NewDiff(trees[0], trees[1], maxNodes)}), nil
+	fg := flamegraph.NewDiff(trees[0], trees[1], maxNodes)
+	s.releaseTree(trees[0])
+	s.releaseTree(trees[1])
+	return connect.NewResponse(&querierv1.DiffResponse{Flamegraph: fg}), nil
 }
 
 // mergeRequestTree validates a SelectMergeStacktraces request and merges
@@ -280,16 +284,18 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 		}
 		return nil, err
 	}
-	tree := s.mergeInto(trees)
-	once := tree.Truncate(maxNodes)
-	twice := once.Truncate(maxNodes)
-	if once != tree {
-		s.releaseTree(tree)
+	return s.truncate(s.truncate(s.mergeInto(trees), maxNodes), maxNodes), nil
+}
+
+// truncate returns t cut to maxNodes (Tree.Truncate) in a tree lent by the
+// service, lending t to later queries in turn; or t when nothing is cut.
+func (s *Service) truncate(t *flamegraph.Tree, maxNodes int64) *flamegraph.Tree {
+	if maxNodes < 1 || int64(t.Len()) <= maxNodes {
+		return t
 	}
-	if twice != once {
-		s.releaseTree(once)
-	}
-	return twice, nil
+	out := t.TruncateTo(s.blockTree(), maxNodes)
+	s.releaseTree(t)
+	return out
 }
 
 // frontendSubRanges splits [start, end] (ms) the way Pyroscope's frontend

@@ -42,5 +42,6 @@ func (s *Service) SelectMergeSpanProfile(ctx context.Context, req *connect.Reque
 	}
 	resp := &querierv1.SelectMergeSpanProfileResponse{}
 	resp.Flamegraph, resp.Tree = layOut(tree, m.Format, m.GetMaxNodes())
+	s.releaseTree(tree)
 	return connect.NewResponse(resp), nil
 }
