@@ -132,10 +132,10 @@ func partitionNameTree(p *symdb.Partition, scratch *siblingIndex) *nameTree {
 // partitionScratch holds the per-partition arrays of addPartition, reused
 // between calls. kids is all zeros between calls.
 type partitionScratch struct {
-	build                   siblingIndex // for buildNameTree
-	self, total, vals, kids []int64
-	dst, kept               []int32
-	hist                    totalHistogram
+	build             siblingIndex // for buildNameTree
+	self, total, kids []int64
+	dst, kept         []int32
+	cut               cutScratch
 }
 
 func growInt64(s []int64, n int) []int64 {
@@ -196,37 +196,17 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	// Totals, children before parents. A node's total is never below a
 	// child's, so the nodes whose total reaches minTotal are closed under
 	// parents: they are the partition's truncated tree. minTotal is the
-	// maxNodes-th largest total when more than maxNodes nodes have a
-	// positive one, else 1, keeping every one of them.
+	// maxNodes-th largest total, or 1 when fewer nodes have a positive
+	// total (then every one of them is kept).
 	total := growInt64(sc.total, m)
 	copy(total, self)
 	parent := nt.parent
+	for j := m - 1; j > 0; j-- {
+		total[parent[j]] += total[j]
+	}
 	minTotal := int64(1)
-	if maxNodes < 1 {
-		for j := m - 1; j > 0; j-- {
-			total[parent[j]] += total[j]
-		}
-	} else {
-		// A histogram of the totals, made on the way, leaves only the
-		// totals near the cut-off to select among.
-		h := &sc.hist
-		clear(h[:])
-		for j := m - 1; j > 0; j-- {
-			v := total[j]
-			total[parent[j]] += v
-			h[bucketOf(v)]++
-		}
-		if live := int64(m - 1 - int(h[0])); live > maxNodes {
-			floor := h.floorOfKth(int(maxNodes))
-			vals := sc.vals[:0]
-			for _, v := range total[1:] {
-				if v >= floor {
-					vals = append(vals, v)
-				}
-			}
-			sc.vals = vals
-			minTotal = kthLargest(vals, int(maxNodes))
-		}
+	if maxNodes >= 1 && int64(m-1) > maxNodes {
+		minTotal = cutOff(total[1:], int(maxNodes), &sc.cut)
 	}
 
 	// dst[j] is the node of t that kept name node j went to. Under a cut,

@@ -1,6 +1,10 @@
 package flamegraph
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+	"slices"
+)
 
 // kthLargest returns the k-th largest value of vals (1 ≤ k ≤ len(vals)),
 // counting duplicates. It reorders vals. Quickselect with a three-way
@@ -59,6 +63,73 @@ func median3(a, b, c int64) int64 {
 		return a
 	}
 	return b
+}
+
+// cutScratch is the scratch space of cutOff, reused between calls.
+type cutScratch struct {
+	sample, near []int64
+	hist         totalHistogram
+}
+
+// cutSample is how many totals cutOff samples.
+const cutSample = 4096
+
+// cutOff returns the k-th largest of totals (k ≥ 1), duplicates counted,
+// or 1 when fewer than k of them are positive: the smallest total a node
+// needs to be kept. It selects among the totals near the cut-off only,
+// found from an evenly spaced sample of the totals, or, when the sample
+// misled it, from a histogram of them all.
+func cutOff(totals []int64, k int, sc *cutScratch) int64 {
+	n := len(totals)
+	if n < k {
+		return 1
+	}
+	floor := int64(1)
+	if n > 4*cutSample {
+		// The rank the k-th largest has in the sample, lowered by a
+		// margin of a few standard deviations: the floor is below the
+		// k-th largest nearly always.
+		stride := n / cutSample
+		sample := sc.sample[:0]
+		for i := stride / 2; i < n; i += stride {
+			sample = append(sample, totals[i])
+		}
+		sc.sample = sample
+		r := k / stride
+		r += 4*int(math.Sqrt(float64(r))) + 8
+		if r < len(sample) {
+			floor = max(floor, kthLargest(sample, r))
+		}
+	}
+	near := gatherFrom(sc.near[:0], totals, floor)
+	if len(near) < k && floor > 1 {
+		h := &sc.hist
+		clear(h[:])
+		for _, v := range totals {
+			h[bucketOf(v)]++
+		}
+		near = gatherFrom(near[:0], totals, h.floorOfKth(k))
+	}
+	sc.near = near
+	if len(near) < k {
+		return 1
+	}
+	return kthLargest(near, k)
+}
+
+// gatherFrom appends the totals of at least floor to dst. It writes every
+// total and advances past those it keeps, as which ones pass is too random
+// for a branch to predict.
+func gatherFrom(dst, totals []int64, floor int64) []int64 {
+	n := len(dst)
+	dst = slices.Grow(dst, len(totals))[:n+len(totals)]
+	for _, v := range totals {
+		dst[n] = v
+		if v >= floor {
+			n++
+		}
+	}
+	return dst[:n]
 }
 
 // totalHistogram counts totals in buckets ordered like the totals: bucket

@@ -77,3 +77,70 @@ func TestFloorOfKth(t *testing.T) {
 		}
 	}
 }
+
+func TestCutOff(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	want := func(totals []int64, k int) int64 {
+		positive := 0
+		for _, v := range totals {
+			if v > 0 {
+				positive++
+			}
+		}
+		if positive < k {
+			return 1
+		}
+		return kthLargest(slices.Clone(totals), k)
+	}
+	var sc cutScratch
+	check := func(name string, totals []int64, k int) {
+		t.Helper()
+		if got, w := cutOff(slices.Clone(totals), k, &sc), want(totals, k); got != w {
+			t.Fatalf("%s: %d totals, k %d: cut-off %d, want %d", name, len(totals), k, got, w)
+		}
+	}
+	for i := range 200 {
+		// Small and large sets (the sample is used above 4·cutSample).
+		n := 1 + rng.IntN(100)
+		if i%2 == 0 {
+			n = 4*cutSample + rng.IntN(60000)
+		}
+		totals := make([]int64, n)
+		zeros, scale := rng.IntN(4), int64(1)<<uint(rng.IntN(40))
+		for j := range totals {
+			switch {
+			case rng.IntN(4) < zeros:
+			case i%5 == 0:
+				totals[j] = 1 + rng.Int64N(3) // many equal totals
+			default:
+				// Heavy-tailed, as the totals of a call tree are.
+				totals[j] = 1 + int64(float64(scale)/(1+rng.Float64()*1000))
+			}
+		}
+		if i%7 == 0 {
+			slices.Sort(totals)
+		}
+		check("random", totals, 1+rng.IntN(n+10))
+	}
+
+	// The sample sees only large totals: its floor is too high and the
+	// histogram takes over.
+	n, k := 8*cutSample, 8192
+	stride := n / cutSample
+	misleading := make([]int64, n)
+	for j := range misleading {
+		misleading[j] = int64(1 + j%50)
+		if j%stride == stride/2 {
+			misleading[j] = 1 << 30
+		}
+	}
+	check("sample of large totals only", misleading, k)
+	// The sample sees only zeros.
+	for j := range misleading {
+		misleading[j] = int64(1 + j%1000)
+		if j%stride == stride/2 {
+			misleading[j] = 0
+		}
+	}
+	check("sample of zeros only", misleading, k)
+}
