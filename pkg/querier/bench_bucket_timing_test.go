@@ -90,6 +90,27 @@ func BenchmarkBenchBucketScaling(b *testing.B) {
 	}
 }
 
+// BenchmarkBenchBucketCold is the first all-CPU query of a service that
+// has just synced the bench bucket: every partition is loaded, checked and
+// indexed by name on the way. The target is within 3x the warm all_cpu of
+// BenchmarkBenchBucket.
+func BenchmarkBenchBucketCold(b *testing.B) {
+	b.ReportAllocs()
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		svc, ctx, start, end := benchBucket(b)
+		req := connect.NewRequest(&querierv1.SelectMergeStacktracesRequest{ProfileTypeID: cpuType, LabelSelector: "{}", Start: start, End: end})
+		before := cpuTime(b)
+		b.StartTimer()
+		if _, err := svc.SelectMergeStacktraces(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime(b) - before
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
+
 // loop runs query once untimed, so that the figures are warm ones as the
 // targets are (the cold first query loads and indexes the partitions;
 // BenchmarkServerBenchBucket in integration/ reports it), then b.N times.

@@ -232,48 +232,47 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 // resolves without a budget), then the merged tree, twice (store and
 // querier).
 func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQuery, maxNodes int64) (*flamegraph.Tree, error) {
-	values, err := s.collectStackValues(ctx, tenant, q)
-	if err != nil {
-		return nil, err
+	if q.empty {
+		return s.blockTree(), nil
 	}
-	partitionMax := maxNodes
+	m := blockMerge{s: s, q: q, partitionMax: maxNodes}
 	if q.spanIDs != nil {
-		partitionMax = 0
+		m.partitionMax = 0
 	}
-	// Each core adds the partitions of every workers-th block to a tree of
-	// its own; the cores' trees are then merged. The blocks are dealt out
-	// in a fixed way, so that equal queries build equal trees (the order
-	// of names in a flame graph follows the tree's).
-	workers := min(max(1, s.parallelism()), len(values))
+	plan := planBlocks(s.blocks.Blocks(tenant, q.start, q.end))
+	if plan.needsDedup() {
+		// Replicated blocks are read one after the other, so that each
+		// profile counts once.
+		t := s.blockTree()
+		seen := map[profileKey]struct{}{}
+		for _, b := range plan.blocks {
+			if err := m.addBlock(ctx, t, b, seen); err != nil {
+				s.releaseTree(t)
+				return nil, err
+			}
+		}
+		return s.truncate(s.truncate(t, maxNodes), maxNodes), nil
+	}
+
+	// Each core reads every workers-th block and adds its partitions to a
+	// tree of its own, block after block, so that only a block's sums per
+	// stack are held at a time; the cores' trees are merged at the end.
+	// The blocks are dealt out in a fixed way, so that equal queries
+	// build equal trees.
+	workers := min(max(1, s.parallelism()), len(plan.blocks))
 	if workers == 0 {
-		return flamegraph.NewTree(), nil
+		return s.blockTree(), nil
 	}
 	trees := make([]*flamegraph.Tree, workers)
-	var g errgroup.Group
+	g, gctx := errgroup.WithContext(ctx)
 	for w := range trees {
 		t := s.blockTree()
 		trees[w] = t
 		g.Go(func() error {
-			var sites *flamegraph.CallSiteMatcher
-			if len(q.callSite) > 0 {
-				sites = flamegraph.NewCallSiteMatcher(q.callSite)
-			}
-			for i := w; i < len(values); i += workers {
-				v := values[i]
-				for _, pv := range v.sorted() {
-					if sites != nil {
-						match := sites.Match(pv.part)
-						for n := range pv.self {
-							if !match[n] {
-								pv.self[n] = 0
-							}
-						}
-					}
-					if err := t.AddPartitionTruncated(pv.part, pv.self, partitionMax); err != nil {
-						return wrapBlock(v.block, err)
-					}
+			for i := w; i < len(plan.blocks); i += workers {
+				if err := m.addBlock(gctx, t, plan.blocks[i], nil); err != nil {
+					return err
 				}
-				v.release()
 			}
 			return nil
 		})
@@ -285,6 +284,51 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 		return nil, err
 	}
 	return s.truncate(s.truncate(s.mergeInto(trees), maxNodes), maxNodes), nil
+}
+
+// blockMerge adds the stacks of the profiles a query selects, block by
+// block, to trees.
+type blockMerge struct {
+	s            *Service
+	q            selectQuery
+	partitionMax int64 // budget of each partition's own tree; 0 for none
+}
+
+// addBlock adds the selected profiles of block b to t, every partition
+// truncated on its own. With seen, profiles in it are skipped (see
+// scanBlock).
+func (m blockMerge) addBlock(ctx context.Context, t *flamegraph.Tree, b *bucket.Block, seen map[profileKey]struct{}) error {
+	var v *stackValues
+	err := m.s.scanBlock(ctx, b, m.q, scanOptions{columns: blockreader.ColumnSamples | blockreader.ColumnPartition}, seen,
+		func(b *bucket.Block, _ *blockSeries) rowVisitor {
+			v = newStackValues(ctx, b, &m.s.sums)
+			return func(row *blockreader.ProfileRow, _ int) error { return v.add(row) }
+		})
+	if v == nil {
+		return err
+	}
+	defer v.release()
+	if err != nil {
+		return err
+	}
+	var sites *flamegraph.CallSiteMatcher
+	if len(m.q.callSite) > 0 {
+		sites = flamegraph.NewCallSiteMatcher(m.q.callSite)
+	}
+	for _, pv := range v.sorted() {
+		if sites != nil {
+			match := sites.Match(pv.part)
+			for n := range pv.self {
+				if !match[n] {
+					pv.self[n] = 0
+				}
+			}
+		}
+		if err := t.AddPartitionTruncated(pv.part, pv.self, m.partitionMax); err != nil {
+			return wrapBlock(b, err)
+		}
+	}
+	return nil
 }
 
 // truncate returns t cut to maxNodes (Tree.Truncate) in a tree lent by the

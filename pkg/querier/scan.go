@@ -90,64 +90,12 @@ type scanOptions struct {
 // timestamp — is skipped.
 func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQuery, opts scanOptions,
 	newVisitor func(i int, b *bucket.Block, series *blockSeries) rowVisitor) error {
-	if q.profileIDs != nil {
-		opts.columns |= blockreader.ColumnID
-	}
-	if q.spanIDs != nil {
-		opts.columns |= blockreader.ColumnSpanIDs
-	}
-	scanBlock := func(ctx context.Context, i int, seen map[profileKey]struct{}) error {
-		b := plan.blocks[i]
-		series, err := selectBlockSeries(b, q.matchers, opts.withLabels)
-		if err != nil {
-			return fmt.Errorf("block %s: index.tsdb: %w", b.Meta.ULID, err)
-		}
-		if len(series.indexes) == 0 {
-			return nil
-		}
-		profiles, err := b.Profiles(ctx)
-		if err != nil {
-			return err
-		}
-		visit := newVisitor(i, b, series)
-		var spans spanFilter
-		sel := blockreader.ProfileSelection{
-			SeriesIndexes: series.indexes,
-			StartNanos:    q.start * 1e6,
-			EndNanos:      q.end * 1e6,
-		}
-		err = profiles.Scan(ctx, sel, opts.columns, func(row *blockreader.ProfileRow) error {
-			pos, ok := series.position(row.SeriesIndex)
-			if !ok {
-				return nil
-			}
-			if q.profileIDs != nil {
-				if _, ok := q.profileIDs[row.ID]; !ok {
-					return nil
-				}
-			}
-			if q.spanIDs != nil && !spans.keep(row, q.spanIDs) {
-				return nil
-			}
-			if seen != nil {
-				k := profileKey{series.fingerprints[pos], row.TimeNanos}
-				if _, dup := seen[k]; dup {
-					return nil
-				}
-				seen[k] = struct{}{}
-			}
-			return visit(row, pos)
-		})
-		if err != nil {
-			return fmt.Errorf("block %s: %w", b.Meta.ULID, err)
-		}
-		return nil
-	}
-
 	if plan.needsDedup() {
 		seen := map[profileKey]struct{}{}
 		for i := range plan.blocks {
-			if err := scanBlock(ctx, i, seen); err != nil {
+			if err := s.scanBlock(ctx, plan.blocks[i], q, opts, seen, func(b *bucket.Block, series *blockSeries) rowVisitor {
+				return newVisitor(i, b, series)
+			}); err != nil {
 				return err
 			}
 		}
@@ -156,9 +104,71 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.parallelism())
 	for i := range plan.blocks {
-		g.Go(func() error { return scanBlock(gctx, i, nil) })
+		g.Go(func() error {
+			return s.scanBlock(gctx, plan.blocks[i], q, opts, nil, func(b *bucket.Block, series *blockSeries) rowVisitor {
+				return newVisitor(i, b, series)
+			})
+		})
 	}
 	return g.Wait()
+}
+
+// scanBlock scans the profiles that q selects in block b. newVisitor is
+// called once, when the block has any selected series, and returns the
+// visitor of its rows. With seen, a profile already in seen is skipped and
+// every other one is added to it.
+func (s *Service) scanBlock(ctx context.Context, b *bucket.Block, q selectQuery, opts scanOptions, seen map[profileKey]struct{},
+	newVisitor func(b *bucket.Block, series *blockSeries) rowVisitor) error {
+	if q.profileIDs != nil {
+		opts.columns |= blockreader.ColumnID
+	}
+	if q.spanIDs != nil {
+		opts.columns |= blockreader.ColumnSpanIDs
+	}
+	series, err := selectBlockSeries(b, q.matchers, opts.withLabels)
+	if err != nil {
+		return fmt.Errorf("block %s: index.tsdb: %w", b.Meta.ULID, err)
+	}
+	if len(series.indexes) == 0 {
+		return nil
+	}
+	profiles, err := b.Profiles(ctx)
+	if err != nil {
+		return err
+	}
+	visit := newVisitor(b, series)
+	var spans spanFilter
+	sel := blockreader.ProfileSelection{
+		SeriesIndexes: series.indexes,
+		StartNanos:    q.start * 1e6,
+		EndNanos:      q.end * 1e6,
+	}
+	err = profiles.Scan(ctx, sel, opts.columns, func(row *blockreader.ProfileRow) error {
+		pos, ok := series.position(row.SeriesIndex)
+		if !ok {
+			return nil
+		}
+		if q.profileIDs != nil {
+			if _, ok := q.profileIDs[row.ID]; !ok {
+				return nil
+			}
+		}
+		if q.spanIDs != nil && !spans.keep(row, q.spanIDs) {
+			return nil
+		}
+		if seen != nil {
+			k := profileKey{series.fingerprints[pos], row.TimeNanos}
+			if _, dup := seen[k]; dup {
+				return nil
+			}
+			seen[k] = struct{}{}
+		}
+		return visit(row, pos)
+	})
+	if err != nil {
+		return fmt.Errorf("block %s: %w", b.Meta.ULID, err)
+	}
+	return nil
 }
 
 // profileKey identifies a profile across replicated blocks.
