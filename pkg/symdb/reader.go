@@ -107,6 +107,7 @@ type Reader struct {
 	partitions flightGroup[uint64, *Partition]
 	tables     lazy[*parquetTables] // opened parquet files (formats 0-2)
 	root       lazy[*symbolTables]  // block-global symbols (formats 0 and 1)
+	shared     sharedColumns        // what partitions share (format 2)
 }
 
 // parquetTables are the opened parquet files of a block.
@@ -474,7 +475,9 @@ func (r *Reader) parquetFiles(ctx context.Context) (*parquetTables, error) {
 }
 
 // readTables reads the given row ranges of the four parquet tables.
-func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, what string) (*symbolTables, error) {
+// With sharedStrings, strings come from the decoded columns the Reader
+// keeps for all partitions.
+func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, what string, sharedStrings bool) (*symbolTables, error) {
 	pt, err := r.parquetFiles(ctx)
 	if err != nil {
 		return nil, err
@@ -502,7 +505,11 @@ func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, w
 		case tableFunctions:
 			st.functions, err = pf.readFunctions(rec, ranges[t])
 		case tableStrings:
-			st.strings, err = pf.readStringTable(rec, ranges[t])
+			if sharedStrings {
+				st.strings, err = r.partitionStrings(ctx, pf, ranges[t])
+			} else {
+				st.strings, err = pf.readStringTable(rec, ranges[t])
+			}
 		}
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -523,14 +530,14 @@ func (r *Reader) loadRowRanges(ctx context.Context, ph *partitionHeader) (*symbo
 			ranges[t] = []rowRange{} // no rows, not the whole table
 		}
 	}
-	return r.readTables(ctx, ranges, fmt.Sprintf("partition %d: ", ph.key))
+	return r.readTables(ctx, ranges, fmt.Sprintf("partition %d: ", ph.key), true)
 }
 
 // rootTables loads and checks the block-global symbol tables of meta v1
 // and v2 blocks once; every partition shares them.
 func (r *Reader) rootTables(ctx context.Context) (*symbolTables, error) {
 	return r.root.get(ctx, func(ctx context.Context) (*symbolTables, error) {
-		st, err := r.readTables(ctx, [numTables][]rowRange{}, "")
+		st, err := r.readTables(ctx, [numTables][]rowRange{}, "", false)
 		if err != nil {
 			return nil, err
 		}
