@@ -43,6 +43,13 @@ type sharedColumns struct {
 	loads   flightGroup[uint32, *stringColumn]
 }
 
+// release drops the kept columns.
+func (s *sharedColumns) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.strings, s.bytes = nil, 0
+}
+
 // stringColumn returns the decoded String column of a row group of
 // strings.parquet, decoding it on first use.
 func (r *Reader) stringColumn(ctx context.Context, pf *parquetFile, rowGroup uint32) (*stringColumn, error) {

@@ -111,7 +111,7 @@ func BenchmarkDecodeTree(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data, err := readRanges(ra, size, []byteRange{{c.offset, c.size}})
+	data, err := readRanges(ra, size, []byteRange{{c.offset, c.size}}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -197,12 +197,13 @@ func benchBucketBlock(b *testing.B) (string, *blockreader.Meta) {
 // BenchmarkLoadBenchBucket opens the symbols of a bench-bucket block and
 // loads every partition, with a fresh Reader each time: the cold path of a
 // querier's first query. It also reports, once, what the loaded partitions
-// hold: SizeBytes and the heap they keep alive, per partition.
+// hold: SizeBytes, and the heap they and their Reader keep alive, per
+// partition.
 func BenchmarkLoadBenchBucket(b *testing.B) {
 	dir, meta := benchBucketBlock(b)
 	files := blockreader.DirFiles(dir)
 	ctx := context.Background()
-	load := func() []*Partition {
+	load := func() (*Reader, []*Partition) {
 		r, err := Open(ctx, meta, files)
 		if err != nil {
 			b.Fatal(err)
@@ -215,7 +216,7 @@ func BenchmarkLoadBenchBucket(b *testing.B) {
 			}
 			parts = append(parts, p)
 		}
-		return parts
+		return r, parts
 	}
 
 	// Two collections empty the sync.Pools too.
@@ -223,7 +224,7 @@ func BenchmarkLoadBenchBucket(b *testing.B) {
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	parts := load()
+	r, parts := load()
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -232,14 +233,15 @@ func BenchmarkLoadBenchBucket(b *testing.B) {
 		size += p.SizeBytes()
 	}
 	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	runtime.KeepAlive(parts)
-	parts = nil
+	runtime.KeepAlive(r)
+	r, parts = nil, nil
 
 	b.ReportAllocs()
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {
-		n = len(load())
+		_, parts := load()
+		n = len(parts)
 	}
 	b.ReportMetric(float64(n), "partitions")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/partition")
