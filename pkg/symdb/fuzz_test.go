@@ -211,6 +211,9 @@ func FuzzParquetTables(f *testing.F) {
 			_, _ = pf.readFunctions(ra, ranges)
 		case tableStrings:
 			_, _ = pf.readStringTable(ra, ranges)
+			if len(ranges) > 0 {
+				_, _ = pf.readStringColumn(ra, ranges[0].rowGroup)
+			}
 		default:
 			_, _, _ = pf.readStacktraces(ra)
 		}

@@ -40,6 +40,7 @@ type parquetFile struct {
 	relPath string
 	size    int64
 	file    *parquet.File
+	layouts plainLayouts
 }
 
 // openParquetFile reads, checks and decodes the footer of a parquet symbol
@@ -136,6 +137,12 @@ func (c *chunkReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // header in it before parquet-go sees them: page sizes must lie inside the
 // chunk and value counts inside the chunk's, which are bounded by its size.
 func (pf *parquetFile) readChunk(ra io.ReaderAt, rowGroup int, col leafColumn, buf []byte) (*chunkReaderAt, error) {
+	return pf.readChunkPages(ra, rowGroup, col, buf, nil)
+}
+
+// readChunkPages is readChunk that also hands every checked page header to
+// page, with the offset of the page's data in the chunk.
+func (pf *parquetFile) readChunkPages(ra io.ReaderAt, rowGroup int, col leafColumn, buf []byte, page func(h *format.PageHeader, dataOff int) error) (*chunkReaderAt, error) {
 	groups := pf.file.Metadata().RowGroups
 	if rowGroup >= len(groups) || col.index >= len(groups[rowGroup].Columns) {
 		return nil, fmt.Errorf("%w: row group %d has no column %d", ErrCorrupt, rowGroup, col.index)
@@ -171,6 +178,11 @@ func (pf *parquetFile) readChunk(ra io.ReaderAt, rowGroup int, col leafColumn, b
 		pos += n
 		if err := checkPageHeader(&h, len(data)-pos, md.NumValues); err != nil {
 			return nil, fmt.Errorf("%w: page header at %d: %v", ErrCorrupt, start+int64(pos-n), err)
+		}
+		if page != nil {
+			if err := page(&h, pos); err != nil {
+				return nil, err
+			}
 		}
 		pos += int(h.CompressedPageSize)
 	}
@@ -474,6 +486,9 @@ func plainPage(page parquet.Page) bool {
 
 // readInt64s reads a flat INT64 column into dst[:0]; nulls read as 0.
 func (pf *parquetFile) readInt64s(ra io.ReaderAt, col leafColumn, ranges []rowRange, dst []int64) ([]int64, error) {
+	if out, ok, err := pf.readPlainInt64s(ra, col, ranges, dst); ok || err != nil {
+		return out, err
+	}
 	dst = dst[:0]
 	visit := func(vals []parquet.Value) {
 		for i := range vals {
@@ -497,6 +512,9 @@ func (pf *parquetFile) readInt64s(ra io.ReaderAt, col leafColumn, ranges []rowRa
 
 // readBools reads a flat BOOLEAN column into dst[:0]; nulls read as false.
 func (pf *parquetFile) readBools(ra io.ReaderAt, col leafColumn, ranges []rowRange, dst []bool) ([]bool, error) {
+	if out, ok, err := pf.readPlainBools(ra, col, ranges, dst); ok || err != nil {
+		return out, err
+	}
 	dst = dst[:0]
 	visit := func(vals []parquet.Value) {
 		for i := range vals {

@@ -107,6 +107,7 @@ type Reader struct {
 	partitions flightGroup[uint64, *Partition]
 	tables     lazy[*parquetTables] // opened parquet files (formats 0-2)
 	root       lazy[*symbolTables]  // block-global symbols (formats 0 and 1)
+	shared     sharedColumns        // what partitions share (format 2)
 }
 
 // parquetTables are the opened parquet files of a block.
@@ -278,7 +279,14 @@ func (r *Reader) Partition(ctx context.Context, key uint64) (*Partition, error) 
 	return r.partitions.do(ctx, key,
 		func() (*Partition, bool) { return r.cache.Get(key) },
 		func(ctx context.Context) (*Partition, error) { return r.load(ctx, ph) },
-		func(p *Partition) { r.cache.Add(key, p) },
+		func(p *Partition) {
+			r.cache.Add(key, p)
+			if c, ok := r.cache.(*mapCache); ok && r.index != nil && c.len() == len(r.index.partitions) {
+				// Every partition is kept for good: nothing will read
+				// the shared columns again.
+				r.shared.release()
+			}
+		},
 	)
 }
 
@@ -302,7 +310,16 @@ func (r *Reader) load(ctx context.Context, ph *partitionHeader) (*Partition, err
 	if r.layout.format == FormatStacktracesParquet {
 		return r.loadStacktracesParquet(ctx)
 	}
-	p, tableData, err := r.loadStacktraces(ctx, ph)
+	// What is read is decoded into new memory before load returns, so the
+	// bytes can be read into a recycled buffer.
+	bufp := chunkBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bufp) > maxPooledChunk {
+			*bufp = nil
+		}
+		chunkBuffers.Put(bufp)
+	}()
+	p, tableData, err := r.loadStacktraces(ctx, ph, bufp)
 	if err != nil {
 		return nil, err
 	}
@@ -343,8 +360,8 @@ func (r *Reader) load(ctx context.Context, ph *partitionHeader) (*Partition, err
 // loadStacktraces reads the stack-trace chunks of a symdb partition and
 // decodes them into a Partition without symbols. For format 3 it also
 // returns the bytes of the partition's four symbol tables, which lie next
-// to the chunks and are fetched with them.
-func (r *Reader) loadStacktraces(ctx context.Context, ph *partitionHeader) (*Partition, [][]byte, error) {
+// to the chunks and are fetched with them, into buf where it can.
+func (r *Reader) loadStacktraces(ctx context.Context, ph *partitionHeader, buf *[]byte) (*Partition, [][]byte, error) {
 	ra, size, err := r.files.ReaderAt(ctx, r.layout.dataFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", r.layout.dataFile, err)
@@ -363,7 +380,7 @@ func (r *Reader) loadStacktraces(ctx context.Context, ph *partitionHeader) (*Par
 			ranges = append(ranges, byteRange{b.offset, uint64(b.size)})
 		}
 	}
-	data, err := readRanges(ra, size, ranges)
+	data, err := readRanges(ra, size, ranges, buf)
 	if err != nil {
 		return nil, nil, errf(err)
 	}
@@ -474,7 +491,9 @@ func (r *Reader) parquetFiles(ctx context.Context) (*parquetTables, error) {
 }
 
 // readTables reads the given row ranges of the four parquet tables.
-func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, what string) (*symbolTables, error) {
+// With sharedStrings, strings come from the decoded columns the Reader
+// keeps for all partitions.
+func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, what string, sharedStrings bool) (*symbolTables, error) {
 	pt, err := r.parquetFiles(ctx)
 	if err != nil {
 		return nil, err
@@ -502,7 +521,11 @@ func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, w
 		case tableFunctions:
 			st.functions, err = pf.readFunctions(rec, ranges[t])
 		case tableStrings:
-			st.strings, err = pf.readStringTable(rec, ranges[t])
+			if sharedStrings {
+				st.strings, err = r.partitionStrings(ctx, pf, ranges[t])
+			} else {
+				st.strings, err = pf.readStringTable(rec, ranges[t])
+			}
 		}
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -523,14 +546,14 @@ func (r *Reader) loadRowRanges(ctx context.Context, ph *partitionHeader) (*symbo
 			ranges[t] = []rowRange{} // no rows, not the whole table
 		}
 	}
-	return r.readTables(ctx, ranges, fmt.Sprintf("partition %d: ", ph.key))
+	return r.readTables(ctx, ranges, fmt.Sprintf("partition %d: ", ph.key), true)
 }
 
 // rootTables loads and checks the block-global symbol tables of meta v1
 // and v2 blocks once; every partition shares them.
 func (r *Reader) rootTables(ctx context.Context) (*symbolTables, error) {
 	return r.root.get(ctx, func(ctx context.Context) (*symbolTables, error) {
-		st, err := r.readTables(ctx, [numTables][]rowRange{}, "")
+		st, err := r.readTables(ctx, [numTables][]rowRange{}, "", false)
 		if err != nil {
 			return nil, err
 		}
@@ -627,8 +650,8 @@ type byteRange struct{ off, size uint64 }
 const maxReadGap = 1 << 20
 
 // readRanges reads byte ranges of a file of the given size. Ranges that lie
-// close together are fetched with one read.
-func readRanges(ra io.ReaderAt, size int64, ranges []byteRange) ([][]byte, error) {
+// close together are fetched with one read, into *buf when it is not nil.
+func readRanges(ra io.ReaderAt, size int64, ranges []byteRange, buf *[]byte) ([][]byte, error) {
 	out := make([][]byte, len(ranges))
 	if len(ranges) == 0 {
 		return out, nil
@@ -643,12 +666,18 @@ func readRanges(ra io.ReaderAt, size int64, ranges []byteRange) ([][]byte, error
 		total += r.size
 	}
 	if hi-lo <= total+maxReadGap {
-		buf := make([]byte, hi-lo)
-		if err := readFull(ra, buf, int64(lo)); err != nil {
+		var data []byte
+		if buf != nil {
+			data = slices.Grow((*buf)[:0], int(hi-lo))[:hi-lo]
+			*buf = data
+		} else {
+			data = make([]byte, hi-lo)
+		}
+		if err := readFull(ra, data, int64(lo)); err != nil {
 			return nil, err
 		}
 		for i, r := range ranges {
-			out[i] = buf[r.off-lo : r.off-lo+r.size : r.off-lo+r.size]
+			out[i] = data[r.off-lo : r.off-lo+r.size : r.off-lo+r.size]
 		}
 		return out, nil
 	}

@@ -99,7 +99,7 @@ func TestSymdbSamples(t *testing.T) {
 					t.Errorf("partition %d chunk %d: M %d, block index %d", ph.key, j, c.maxNodes, c.blockIndex)
 				}
 			}
-			p, _, err := r.loadStacktraces(ctx, ph)
+			p, _, err := r.loadStacktraces(ctx, ph, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -812,5 +812,35 @@ func TestNoChunks(t *testing.T) {
 	}
 	if _, err := p.NodeOf(1); !errors.Is(err, ErrStacktraceOutOfRange) {
 		t.Errorf("ID 1 of a partition without chunks: %v", err)
+	}
+}
+
+// TestSharedStrings checks that a format 2 Reader keeps the decoded string
+// dictionary while a partition may still be loaded, and drops it once the
+// default cache holds every partition.
+func TestSharedStrings(t *testing.T) {
+	bl := blockByULID(t, "01M7ZKZGFHVR6271E3X0RSYZC6")
+	kept := func(r *Reader) int {
+		r.shared.mu.Lock()
+		defer r.shared.mu.Unlock()
+		return len(r.shared.strings)
+	}
+	r := openTestBlock(t, bl, WithPartitionCache(noCache{}))
+	keys := r.PartitionKeys()
+	if len(keys) < 2 {
+		t.Fatalf("%d partitions", len(keys))
+	}
+	for _, k := range keys {
+		mustPartition(t, r, k)
+	}
+	if kept(r) == 0 {
+		t.Fatal("a Reader with its own cache dropped the shared strings")
+	}
+	r = openTestBlock(t, bl)
+	for i, k := range keys {
+		mustPartition(t, r, k)
+		if want := i < len(keys)-1; (kept(r) > 0) != want {
+			t.Fatalf("after %d of %d partitions: shared strings kept %v, want %v", i+1, len(keys), kept(r) > 0, want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -110,7 +111,7 @@ func BenchmarkDecodeTree(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data, err := readRanges(ra, size, []byteRange{{c.offset, c.size}})
+	data, err := readRanges(ra, size, []byteRange{{c.offset, c.size}}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -166,4 +167,84 @@ func BenchmarkAppendLocations(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(ids)), "stacks/op")
 	_ = slices.Clip(buf)
+}
+
+// benchBucketBlock returns the directory and meta.json of the first block
+// of the bucket of `make bench-data` (CINDER_BENCH_BUCKET, or
+// $TMPDIR/cinder-bench), or skips.
+func benchBucketBlock(b *testing.B) (string, *blockreader.Meta) {
+	b.Helper()
+	bucket := os.Getenv("CINDER_BENCH_BUCKET")
+	if bucket == "" {
+		bucket = filepath.Join(os.TempDir(), "cinder-bench")
+	}
+	blocks, _ := filepath.Glob(filepath.Join(bucket, "anonymous", "phlaredb", "*", blockreader.MetaFilename))
+	if len(blocks) == 0 {
+		b.Skipf("no benchmark bucket at %s: run make bench-data", bucket)
+	}
+	slices.Sort(blocks)
+	data, err := os.ReadFile(blocks[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	meta, err := blockreader.ParseMeta(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return filepath.Dir(blocks[0]), meta
+}
+
+// BenchmarkLoadBenchBucket opens the symbols of a bench-bucket block and
+// loads every partition, with a fresh Reader each time: the cold path of a
+// querier's first query. It also reports, once, what the loaded partitions
+// hold: SizeBytes, and the heap they and their Reader keep alive, per
+// partition.
+func BenchmarkLoadBenchBucket(b *testing.B) {
+	dir, meta := benchBucketBlock(b)
+	files := blockreader.DirFiles(dir)
+	ctx := context.Background()
+	load := func() (*Reader, []*Partition) {
+		r, err := Open(ctx, meta, files)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var parts []*Partition
+		for _, key := range r.PartitionKeys() {
+			p, err := r.Partition(ctx, key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts = append(parts, p)
+		}
+		return r, parts
+	}
+
+	// Two collections empty the sync.Pools too.
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r, parts := load()
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	var size int64
+	for _, p := range parts {
+		size += p.SizeBytes()
+	}
+	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	runtime.KeepAlive(r)
+	r, parts = nil, nil
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		_, parts := load()
+		n = len(parts)
+	}
+	b.ReportMetric(float64(n), "partitions")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/partition")
+	b.ReportMetric(float64(size)/float64(n), "size-B/partition")
+	b.ReportMetric(float64(heap)/float64(n), "heap-B/partition")
 }

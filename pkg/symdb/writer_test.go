@@ -402,10 +402,10 @@ type parquetStacktrace struct {
 }
 
 // writeParquet writes rows with rowsPerGroup rows per row group.
-func writeParquet[T any](tb testing.TB, rows []T, rowsPerGroup int) []byte {
+func writeParquet[T any](tb testing.TB, rows []T, rowsPerGroup int, opts ...parquet.WriterOption) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[T](&buf, parquet.MaxRowsPerRowGroup(int64(rowsPerGroup)))
+	w := parquet.NewGenericWriter[T](&buf, append([]parquet.WriterOption{parquet.MaxRowsPerRowGroup(int64(rowsPerGroup))}, opts...)...)
 	for lo := 0; lo < len(rows); lo += rowsPerGroup {
 		if _, err := w.Write(rows[lo:min(lo+rowsPerGroup, len(rows))]); err != nil {
 			tb.Fatal(err)

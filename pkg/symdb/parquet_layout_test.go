@@ -1,0 +1,112 @@
+package symdb
+
+import (
+	"context"
+	"io"
+	"slices"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+)
+
+// TestParquetPageLayouts reads the same tables as parquet-go can write
+// them, in row ranges that cross pages and row groups: v1 and v2 data
+// pages and many pages per chunk go the plain path (plain_pages.go),
+// compressed pages through parquet-go; both must read the same rows.
+func TestParquetPageLayouts(t *testing.T) {
+	p := randomPartition(newRand(21), 0, 300, 0)
+	want := &p.tables
+	for i := range 300 { // enough strings and functions to span pages
+		want.strings = append(want.strings, want.strings[i%len(want.strings)]+"x")
+		want.functions = append(want.functions, want.functions[i%25])
+	}
+	locs, fns, mps, strs := parquetTablesOf(want)
+	const rowsPerGroup = 100
+	v1 := parquet.DataPageVersion(1)
+	small := parquet.PageBufferSize(256)
+	for _, c := range []struct {
+		name       string
+		plain      bool
+		multiPages bool
+		opts       []parquet.WriterOption
+	}{
+		{"v2", true, false, nil},
+		{"v1", true, false, []parquet.WriterOption{v1}},
+		{"v2_small_pages", true, true, []parquet.WriterOption{small}},
+		{"v1_small_pages", true, true, []parquet.WriterOption{v1, small}},
+		{"snappy", false, false, []parquet.WriterOption{parquet.Compression(&snappy.Codec{})}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			files := memFiles{
+				"l.parquet": writeParquet(t, locs, rowsPerGroup, c.opts...),
+				"f.parquet": writeParquet(t, fns, rowsPerGroup, c.opts...),
+				"m.parquet": writeParquet(t, mps, 2, c.opts...),
+				"s.parquet": writeParquet(t, strs, rowsPerGroup, c.opts...),
+			}
+			open := func(name string) *parquetFile {
+				pf, err := openParquetFile(ctx, files, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return pf
+			}
+			ra := func(name string) io.ReaderAt {
+				r, _, _ := files.ReaderAt(ctx, name)
+				return r
+			}
+			lf, ff, mf, sf := open("l.parquet"), open("f.parquet"), open("m.parquet"), open("s.parquet")
+			gotLocs, err := lf.readLocations(ra("l.parquet"), rangesOf(len(want.locations), rowsPerGroup, 37))
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotFns, err := ff.readFunctions(ra("f.parquet"), rangesOf(len(want.functions), rowsPerGroup, 37))
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotMps, err := mf.readMappings(ra("m.parquet"), rangesOf(len(want.mappings), 2, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			strRanges := rangesOf(len(want.strings), rowsPerGroup, 37)
+			gotStrs, err := sf.readStringTable(ra("s.parquet"), strRanges)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &Reader{files: files}
+			sharedStrs, err := r.partitionStrings(ctx, sf, strRanges)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTables(t, &Partition{Locations: gotLocs, Functions: gotFns, Mappings: gotMps, Strings: gotStrs}, want)
+			if !slices.Equal(sharedStrs, want.strings) {
+				t.Errorf("shared strings differ")
+			}
+			pages := 0
+			for _, pf := range []*parquetFile{lf, ff, mf} {
+				for k, pc := range pf.layouts.columns {
+					if (pc.pages != nil) != c.plain {
+						t.Errorf("%s: column %d of row group %d: plain %v, want %v", pf.relPath, k.column, k.rowGroup, pc.pages != nil, c.plain)
+					}
+					pages = max(pages, len(pc.pages))
+				}
+			}
+			if c.multiPages != (pages > 1) {
+				t.Errorf("at most %d pages per chunk", pages)
+			}
+		})
+	}
+}
+
+// rangesOf splits rows [0, n) into ranges of at most step rows that do not
+// cross row groups of rowsPerGroup rows.
+func rangesOf(n, rowsPerGroup, step int) []rowRange {
+	var out []rowRange
+	for lo := 0; lo < n; {
+		hi := min(n, lo+step, (lo/rowsPerGroup+1)*rowsPerGroup)
+		out = append(out, rowRange{rowGroup: uint32(lo / rowsPerGroup), index: uint32(lo % rowsPerGroup), rows: uint32(hi - lo)})
+		lo = hi
+	}
+	return out
+}
