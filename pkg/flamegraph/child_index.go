@@ -102,56 +102,61 @@ func log2(n int) int {
 
 // siblingIndex finds a node's child by a dense 32-bit key (a name ID) in a
 // tree whose nodes are numbered in creation order. Most nodes have a few
-// children, found faster by walking a list of siblings created close
-// together than by probing a hash table that is larger than the cache;
-// the children of a node with more than wideFanout children are also kept
-// in a childIndex.
+// children, found faster by walking a list of siblings than by probing a
+// hash table that is larger than the cache; each link holds the sibling's
+// key next to the next sibling, so a step of the walk reads one place. The
+// children of a node with more than wideFanout children are also kept in
+// a childIndex.
 //
-// Node 0 is the root and exists after reset. Callers add every other node
-// through add, in node order, and keep the key of each node themselves.
+// Node 0 is the root and exists after reset; every other node is added
+// through add, in node order.
 type siblingIndex struct {
-	first, next, count []int32 // per node; next links siblings
-	wide               childIndex
+	first, count []int32 // per node: its first child, its number of children
+	link         []siblingLink
+	wide         childIndex
 }
+
+// siblingLink is a node's key and its next sibling (-1 for none).
+type siblingLink struct{ next, key int32 }
 
 const wideFanout = 16
 
 // reset empties the index down to node 0 and makes room for n nodes.
 func (ix *siblingIndex) reset(n int) {
 	ix.first = append(slices.Grow(ix.first[:0], n), -1)
-	ix.next = append(slices.Grow(ix.next[:0], n), -1)
 	ix.count = append(slices.Grow(ix.count[:0], n), 0)
+	ix.link = append(slices.Grow(ix.link[:0], n), siblingLink{next: -1, key: -1})
 	ix.wide.reset()
 }
 
-// get returns the child of node cur whose key is key, or -1; keys are the
-// keys of the nodes so far.
-func (ix *siblingIndex) get(cur, key int32, keys []int32) int32 {
+// get returns the child of node cur whose key is key, or -1.
+func (ix *siblingIndex) get(cur, key int32) int32 {
 	if ix.count[cur] > wideFanout {
 		return ix.wide.get(cur, key)
 	}
-	for c := ix.first[cur]; c >= 0; c = ix.next[c] {
-		if keys[c] == key {
+	for c := ix.first[cur]; c >= 0; {
+		l := ix.link[c]
+		if l.key == key {
 			return c
 		}
+		c = l.next
 	}
 	return -1
 }
 
-// add records node c, the next node, as a new child of cur; keys holds the
-// key of every node up to c.
-func (ix *siblingIndex) add(cur, c int32, keys []int32) {
+// add records node c, the next node, with key key, as a new child of cur.
+func (ix *siblingIndex) add(cur, c, key int32) {
 	ix.first = append(ix.first, -1)
 	ix.count = append(ix.count, 0)
-	ix.next = append(ix.next, ix.first[cur])
+	ix.link = append(ix.link, siblingLink{next: ix.first[cur], key: key})
 	ix.first[cur] = c
 	ix.count[cur]++
 	switch k := ix.count[cur]; {
 	case k == wideFanout+1:
-		for s := ix.first[cur]; s >= 0; s = ix.next[s] {
-			ix.wide.put(cur, keys[s], s)
+		for s := ix.first[cur]; s >= 0; s = ix.link[s].next {
+			ix.wide.put(cur, ix.link[s].key, s)
 		}
 	case k > wideFanout+1:
-		ix.wide.put(cur, keys[c], c)
+		ix.wide.put(cur, key, c)
 	}
 }

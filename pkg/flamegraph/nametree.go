@@ -94,12 +94,12 @@ func buildNameTree(p *symdb.Partition, children *siblingIndex) *nameTree {
 				fnName[fn] = id
 				nm = id
 			}
-			c := children.get(cur, nm, nt.name)
+			c := children.get(cur, nm)
 			if c < 0 {
 				c = int32(len(nt.parent))
 				nt.parent = append(nt.parent, cur)
 				nt.name = append(nt.name, nm)
-				children.add(cur, c, nt.name)
+				children.add(cur, c, nm)
 			}
 			cur = c
 		}

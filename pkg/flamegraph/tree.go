@@ -94,7 +94,7 @@ func (t *Tree) lookupName(s string) int32 {
 
 // child returns the child of parent named by name ID, creating it if needed.
 func (t *Tree) child(parent, name int32) int32 {
-	if n := t.children.get(parent, name, t.name); n >= 0 {
+	if n := t.children.get(parent, name); n >= 0 {
 		return n
 	}
 	n := int32(len(t.parent))
@@ -102,7 +102,7 @@ func (t *Tree) child(parent, name int32) int32 {
 	t.name = append(t.name, name)
 	t.self = append(t.self, 0)
 	t.total = append(t.total, 0)
-	t.children.add(parent, n, t.name)
+	t.children.add(parent, n, name)
 	t.dirty = true
 	return n
 }
