@@ -2,6 +2,7 @@ package flamegraph
 
 import (
 	"slices"
+	"unsafe"
 	"weak"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
@@ -28,6 +29,14 @@ type nameTree struct {
 	// (partitions are immutable, but hand-built test partitions grow).
 	nodes, locations, functions, strs int
 	parents0                          *int32
+}
+
+// SizeBytes is the memory nt holds beside its partition (the names are the
+// partition's strings), so that a partition cache counts it (see
+// symdb.Partition.Derived).
+func (nt *nameTree) SizeBytes() int64 {
+	return int64(unsafe.Sizeof(*nt)) + 4*int64(cap(nt.nodeOf)+cap(nt.parent)+cap(nt.name)) +
+		int64(unsafe.Sizeof(""))*int64(cap(nt.names))
 }
 
 // matches reports whether nt was built from p as it is now.

@@ -543,3 +543,16 @@ func TestResetKeepsNames(t *testing.T) {
 		t.Errorf("%d name-ID tables of freed partitions kept", n)
 	}
 }
+
+// A partition counts its name tree in its size, for the partition cache.
+func TestNameTreeIsSized(t *testing.T) {
+	p, values := partitionOf(stackValue{"a;b;c", 1}, stackValue{"a;d", 2})
+	before := p.SizeBytes()
+	if err := NewTree().AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	nt := partitionNameTree(p, &siblingIndex{})
+	if got, want := p.SizeBytes(), before+nt.SizeBytes(); got != want || nt.SizeBytes() <= 0 {
+		t.Errorf("partition of %d bytes with a name tree of %d: SizeBytes %d, want %d", before, nt.SizeBytes(), got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -38,8 +39,12 @@ type Partition struct {
 	// ids maps a stack-trace ID to its leaf node; see NodeOf.
 	ids stacktraceIDs
 
-	derivedMu sync.Mutex
-	derived   map[any]any // see Derived
+	derivedMu    sync.Mutex
+	derived      map[any]any  // see Derived
+	derivedBytes atomic.Int64 // what SizeBytes counts of derived values
+	// remeasure, set by the Reader that caches p, has the cache measure
+	// p again after a derived value made it larger.
+	remeasure func()
 }
 
 // Location is a pprof location. Lines are innermost (inlined) first.
@@ -100,10 +105,14 @@ type stacktraceIDs struct {
 // first call for key and keeping it for as long as p lives. Users of a
 // partition keep structures derived from it here (a call tree merged by
 // function name, say) so that they are built once and freed with it.
+//
+// A value with a SizeBytes() int64 method is counted by p's SizeBytes from
+// then on, and a cache holding p measures it again, so that a cache bound
+// covers what its partitions carry.
 func (p *Partition) Derived(key any, build func() any) any {
 	p.derivedMu.Lock()
-	defer p.derivedMu.Unlock()
 	if v, ok := p.derived[key]; ok {
+		p.derivedMu.Unlock()
 		return v
 	}
 	v := build()
@@ -111,6 +120,14 @@ func (p *Partition) Derived(key any, build func() any) any {
 		p.derived = make(map[any]any)
 	}
 	p.derived[key] = v
+	remeasure := p.remeasure
+	p.derivedMu.Unlock()
+	if sz, ok := v.(interface{ SizeBytes() int64 }); ok {
+		p.derivedBytes.Add(sz.SizeBytes())
+		if remeasure != nil {
+			remeasure()
+		}
+	}
 	return v
 }
 
@@ -184,9 +201,10 @@ func (p *Partition) NumStacktraceChunks() int {
 	return len(p.ids.chunkStart) - 1
 }
 
-// SizeBytes estimates the memory the partition holds, for caches that are
-// bounded by size. Symbol tables shared with other partitions of a meta v1
-// or v2 block are counted in full.
+// SizeBytes estimates the memory the partition holds, derived values with a
+// size included (see Derived), for caches that are bounded by size. Symbol
+// tables shared with other partitions of a meta v1 or v2 block are counted
+// in full.
 func (p *Partition) SizeBytes() int64 {
 	n := int64(unsafe.Sizeof(*p))
 	n += int64(cap(p.Parents)+cap(p.NodeLocations)) * 4
@@ -201,5 +219,12 @@ func (p *Partition) SizeBytes() int64 {
 	for _, s := range p.Strings {
 		n += int64(len(s))
 	}
-	return n
+	return n + p.derivedBytes.Load()
+}
+
+// setRemeasure sets the function Derived calls after p grew.
+func (p *Partition) setRemeasure(f func()) {
+	p.derivedMu.Lock()
+	p.remeasure = f
+	p.derivedMu.Unlock()
 }

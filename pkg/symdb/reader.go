@@ -280,6 +280,13 @@ func (r *Reader) Partition(ctx context.Context, key uint64) (*Partition, error) 
 		func() (*Partition, bool) { return r.cache.Get(key) },
 		func(ctx context.Context) (*Partition, error) { return r.load(ctx, ph) },
 		func(p *Partition) {
+			p.setRemeasure(func() {
+				// Only while the cache still holds p: a partition it
+				// dropped is not brought back.
+				if cur, ok := r.cache.Get(key); ok && cur == p {
+					r.cache.Add(key, p)
+				}
+			})
 			r.cache.Add(key, p)
 			if c, ok := r.cache.(*mapCache); ok && r.index != nil && c.len() == len(r.index.partitions) {
 				// Every partition is kept for good: nothing will read

@@ -844,3 +844,61 @@ func TestSharedStrings(t *testing.T) {
 		}
 	}
 }
+
+// sizingCache keeps every partition and the size it had when added.
+type sizingCache struct {
+	mu    sync.Mutex
+	parts map[uint64]*Partition
+	sizes map[uint64]int64
+}
+
+func (c *sizingCache) Get(key uint64) (*Partition, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.parts[key]
+	return p, ok
+}
+
+func (c *sizingCache) Add(key uint64, p *Partition) {
+	size := p.SizeBytes()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.parts[key], c.sizes[key] = p, size
+}
+
+// derivedBlob is a derived value with a size.
+type derivedBlob struct{ n int64 }
+
+func (d derivedBlob) SizeBytes() int64 { return d.n }
+
+func TestDerivedValuesAreSized(t *testing.T) {
+	cache := &sizingCache{parts: map[uint64]*Partition{}, sizes: map[uint64]int64{}}
+	r := openTestBlock(t, blockByULID(t, "01HA2V3CPSZ9E0HMQNNHH89WSS"), WithPartitionCache(cache))
+	key := r.PartitionKeys()[0]
+	p := mustPartition(t, r, key)
+	base := p.SizeBytes()
+	if cache.sizes[key] != base {
+		t.Fatalf("cached at %d bytes, partition has %d", cache.sizes[key], base)
+	}
+	type blobKey struct{}
+	type plainKey struct{}
+	p.Derived(blobKey{}, func() any { return derivedBlob{1 << 20} })
+	p.Derived(blobKey{}, func() any { return derivedBlob{1 << 30} }) // kept already: not built
+	p.Derived(plainKey{}, func() any { return 42 })                  // no size
+	if got, want := p.SizeBytes(), base+1<<20; got != want {
+		t.Errorf("SizeBytes %d with a 1 MiB derived value, want %d", got, want)
+	}
+	if got, want := cache.sizes[key], base+1<<20; got != want {
+		t.Errorf("the cache measured %d bytes after the derived value, want %d", got, want)
+	}
+
+	// A partition the cache dropped is not added back.
+	cache.mu.Lock()
+	delete(cache.parts, key)
+	cache.mu.Unlock()
+	type otherKey struct{}
+	p.Derived(otherKey{}, func() any { return derivedBlob{5} })
+	if _, ok := cache.Get(key); ok {
+		t.Error("a dropped partition was added back to the cache")
+	}
+}
