@@ -368,7 +368,7 @@ func (c *columnCursor) loadIndexed(p int) error {
 	if p+1 < len(pages) {
 		lastRow = pages[p+1].FirstRowIndex
 	}
-	isData, n, err := c.decodePage(b)
+	isData, n, err := c.decodePage(b, start)
 	switch {
 	case err != nil:
 		return fmt.Errorf("page %d: %w", p, err)
@@ -397,7 +397,7 @@ func (c *columnCursor) loadNext() error {
 		if err != nil {
 			return err
 		}
-		isData, n, err := c.decodePage(b)
+		isData, n, err := c.decodePage(b, c.nextOff)
 		if err != nil {
 			return fmt.Errorf("page at offset %d: %w", c.nextOff, err)
 		}
@@ -499,10 +499,11 @@ func compressedPageSize(hdr []byte) (int, error) {
 	return int(h.CompressedPageSize), nil
 }
 
-// decodePage decodes the page at the start of b: a data page becomes the
-// current page, with its levels decoded; a dictionary page becomes the
-// dictionary. It returns whether it was a data page and the page's size.
-func (c *columnCursor) decodePage(b []byte) (isData bool, size int, err error) {
+// decodePage decodes the page at the start of b, which is at offset off of
+// the file: a data page becomes the current page, with its levels decoded;
+// a dictionary page becomes the dictionary. It returns whether it was a
+// data page and the page's size.
+func (c *columnCursor) decodePage(b []byte, off int64) (isData bool, size int, err error) {
 	defer recoverMalformed(&err)
 	n, err := parquetguard.StructLen(b)
 	if err != nil {
@@ -521,8 +522,11 @@ func (c *columnCursor) decodePage(b []byte) (isData bool, size int, err error) {
 	}
 	body := b[n : n+int(h.CompressedPageSize)]
 	size = n + len(body)
-	if h.CRC != 0 && crc32.ChecksumIEEE(body) != uint32(h.CRC) {
-		return false, 0, fmt.Errorf("%w: page checksum mismatch", ErrMalformedParquet)
+	if h.CRC != 0 && !c.p.crcChecked(off) {
+		if crc32.ChecksumIEEE(body) != uint32(h.CRC) {
+			return false, 0, fmt.Errorf("%w: page checksum mismatch", ErrMalformedParquet)
+		}
+		c.p.checkedCRC.Store(off, struct{}{})
 	}
 	switch h.Type {
 	case format.DictionaryPage:
@@ -834,7 +838,7 @@ func (c *columnCursor) loadDictionary() error {
 	// The current data page's header is kept in c.hdr.
 	hdr := c.hdr
 	defer func() { c.hdr = hdr }()
-	isData, _, err := c.decodePage(b)
+	isData, _, err := c.decodePage(b, c.ch.start)
 	if err != nil {
 		return fmt.Errorf("dictionary page: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -148,6 +149,17 @@ type ProfilesReader struct {
 	// maxEntries bounds the values of any page or dictionary (see
 	// maxEntriesPerByte).
 	maxEntries int
+	// checkedCRC holds the offsets of the pages whose checksum matched
+	// once. The file is immutable, and its pages are read again by every
+	// query: checking a page once is enough.
+	checkedCRC sync.Map // int64 → struct{}
+}
+
+// crcChecked reports whether the page at offset off had its checksum
+// checked.
+func (p *ProfilesReader) crcChecked(off int64) bool {
+	_, ok := p.checkedCRC.Load(off)
+	return ok
 }
 
 // OpenProfiles reads the footer of a profiles.parquet of size bytes and, if
