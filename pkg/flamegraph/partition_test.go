@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
 )
@@ -146,6 +148,72 @@ func TestProfileBuilderAddPartition(t *testing.T) {
 	if got := CanonicalView(prof).Totals[0]; got != 72 {
 		t.Errorf("total after adding twice = %d, want 72", got)
 	}
+}
+
+// TestProfileBuilderParallelism adds partitions that share stacks with 1
+// to 3 goroutines and checks that the profiles are equal, and equal sample
+// for sample to the one the stack trie builds (a budget larger than any
+// partition truncates nothing).
+func TestProfileBuilderParallelism(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	a, av := syntheticPartition(6000, 1)
+	b, bv := syntheticPartition(6000, 2)
+	// A copy of a is another partition with the same stacks.
+	aCopy := &symdb.Partition{
+		Key: 3, Parents: slices.Clone(a.Parents), NodeLocations: slices.Clone(a.NodeLocations),
+		Locations: a.Locations, Functions: a.Functions, Mappings: a.Mappings, Strings: a.Strings,
+	}
+	adds := []struct {
+		p      *symdb.Partition
+		values []int64
+	}{{a, av}, {b, bv}, {aCopy, bv}, {a, av}}
+	build := func(parallelism int, maxNodes int64) *googlev1.Profile {
+		pb := NewProfileBuilder(pt, 0, 1)
+		pb.SetParallelism(parallelism)
+		pb.SetMaxNodes(maxNodes)
+		for _, add := range adds {
+			if err := pb.AddPartition(add.p, add.values); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return pb.Build()
+	}
+	want := build(1, 0)
+	checkProfileIDs(t, want)
+	for _, parallelism := range []int{2, 3} {
+		if got := build(parallelism, 0); !proto.Equal(got, want) {
+			t.Errorf("parallelism %d built another profile", parallelism)
+		}
+	}
+	got, trie := sampleContents(want), sampleContents(build(1, 1<<30))
+	if !slices.Equal(got, trie) {
+		t.Errorf("%d samples, the stack trie made %d; they differ", len(got), len(trie))
+	}
+}
+
+// sampleContents returns every sample of p as its locations' contents,
+// leaf first, and its value, sorted.
+func sampleContents(p *googlev1.Profile) []string {
+	var out []string
+	for _, s := range p.Sample {
+		var b strings.Builder
+		for _, id := range s.LocationId {
+			l := p.Location[id-1]
+			var mapping string
+			if l.MappingId > 0 {
+				mapping = p.StringTable[p.Mapping[l.MappingId-1].Filename]
+			}
+			fmt.Fprintf(&b, "%s@%x", mapping, l.Address)
+			for _, ln := range l.Line {
+				f := p.Function[ln.FunctionId-1]
+				fmt.Fprintf(&b, ",%s:%d", p.StringTable[f.Name], ln.Line)
+			}
+			b.WriteString(";")
+		}
+		out = append(out, fmt.Sprintf("%s=%d", b.String(), s.Value[0]))
+	}
+	slices.Sort(out)
+	return out
 }
 
 func TestProfileBuilderSelectors(t *testing.T) {

@@ -3,6 +3,7 @@ package flamegraph
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
@@ -126,6 +127,7 @@ type ProfileBuilder struct {
 	callSite      []string
 	pgo           *GoPGO
 	maxNodes      int64
+	parallelism   int
 
 	strs    []string
 	strIDs  map[string]int32
@@ -152,7 +154,7 @@ type ProfileBuilder struct {
 	fnTree  stackTrie
 
 	// Untruncated partitions are added through their stack hashes (see
-	// addPartitionFast); their stack nodes are not in stacks.index.
+	// addPartitionFast) to stacks of their own, not to the trie.
 	fast fastState
 }
 
@@ -193,9 +195,21 @@ func (b *ProfileBuilder) SetTimes(timeNanos, durationNanos int64) {
 	b.timeNanos, b.durationNanos = timeNanos, durationNanos
 }
 
+// SetParallelism lets AddPartition spread the stacks of a partition added
+// without a budget or go_pgo over n goroutines; n < 2 keeps them on the
+// caller's. It takes effect if called before the first such partition.
+// The profile built does not depend on n.
+func (b *ProfileBuilder) SetParallelism(n int) {
+	b.parallelism = n
+}
+
 // Total returns the sum of the sample values added so far.
 func (b *ProfileBuilder) Total() int64 {
-	return b.total
+	total := b.total
+	for i := range b.fast.shards {
+		total += b.fast.shards[i].total
+	}
+	return total
 }
 
 // SetMaxNodes truncates every partition added afterwards on its own to a
@@ -235,6 +249,9 @@ func (b *ProfileBuilder) SetMaxNodes(maxNodes int64) {
 // the other paths use stackTrie.child. A builder that mixes both (budget
 // or go_pgo changed between partitions) still sums every value, but an
 // equal stack may then appear as two samples.
+//
+// AddPartition does not keep nodeSelf: the caller may reuse it once
+// AddPartition returns.
 func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
 	n := len(p.Parents)
 	if len(nodeSelf) != n || len(p.NodeLocations) != n {
@@ -568,26 +585,73 @@ func (b *ProfileBuilder) stubLocation() int32 {
 // empty shape of §7: one empty sample type, an empty period type and the
 // string table [""].
 func (b *ProfileBuilder) Build() *googlev1.Profile {
-	stacks := &b.stacks
-	var samples []int32
-	for i := 1; i < len(stacks.parent); i++ {
-		if stacks.value[i] > 0 {
-			samples = append(samples, int32(i))
-		}
-	}
-	if len(samples) == 0 {
+	arenas, refs, values := b.samples()
+	if len(refs) == 0 {
 		return &googlev1.Profile{
 			SampleType:  []*googlev1.ValueType{{}},
 			PeriodType:  &googlev1.ValueType{},
 			StringTable: []string{""},
 		}
 	}
-	return b.emit(stacks, samples)
+	return b.emit(arenas, refs, values)
+}
+
+// sampleRef is where a sample's stack is stored: from position start of
+// arena locs, encoded as in stackShard.
+type sampleRef struct {
+	arena, start int32
+}
+
+// samples returns the samples' stacks and values: first those of the trie
+// in node order, then those of the shards in the order their first values
+// were added. arenas[0] holds the trie's stacks, arenas[1+k] are shard k's
+// locs.
+func (b *ProfileBuilder) samples() (arenas [][]int32, refs []sampleRef, values []int64) {
+	trie := &b.stacks
+	var trieLocs []int32
+	for i := 1; i < len(trie.parent); i++ {
+		if trie.value[i] > 0 {
+			refs = append(refs, sampleRef{0, int32(len(trieLocs))})
+			for n := int32(i); n > 0; n = trie.parent[n] {
+				trieLocs = append(trieLocs, trie.loc[n])
+			}
+			trieLocs = append(trieLocs, -1)
+			values = append(values, trie.value[i])
+		}
+	}
+	shards := b.fast.shards
+	arenas = append(arenas, trieLocs)
+	n := len(refs)
+	for k := range shards {
+		arenas = append(arenas, shards[k].locs)
+		n += len(shards[k].start)
+	}
+	refs = slices.Grow(refs, n-len(refs))
+	values = slices.Grow(values, n-len(values))
+	// A merge of the shards' samples, each shard's in order already.
+	next := make([]int32, len(shards))
+	for {
+		k := -1
+		for j := range shards {
+			if int(next[j]) < len(shards[j].first) &&
+				(k < 0 || shards[j].first[next[j]] < shards[k].first[next[k]]) {
+				k = j
+			}
+		}
+		if k < 0 {
+			break
+		}
+		s := next[k]
+		next[k]++
+		refs = append(refs, sampleRef{int32(1 + k), shards[k].start[s]})
+		values = append(values, shards[k].value[s])
+	}
+	return arenas, refs, values
 }
 
 // emit renumbers everything the samples reference densely from 1, in order
 // of first use, and builds the profile messages.
-func (b *ProfileBuilder) emit(stacks *stackTrie, samples []int32) *googlev1.Profile {
+func (b *ProfileBuilder) emit(arenas [][]int32, refs []sampleRef, values []int64) *googlev1.Profile {
 	// Every string the profile needs exists before the ID tables are made.
 	typeStrs := [...]int32{
 		b.str(""),
@@ -619,28 +683,30 @@ func (b *ProfileBuilder) emit(stacks *stackTrie, samples []int32) *googlev1.Prof
 	var (
 		locOrder  []int32
 		depthSum  int
-		sampleMsg = make([]googlev1.Sample, len(samples))
-		samplePtr = make([]*googlev1.Sample, len(samples))
-		values    = make([]int64, len(samples))
+		sampleMsg = make([]googlev1.Sample, len(refs))
+		samplePtr = make([]*googlev1.Sample, len(refs))
 	)
-	for _, s := range samples {
-		for n := s; n > 0; n = stacks.parent[n] {
+	for _, r := range refs {
+		locs := arenas[r.arena]
+		for k := r.start; locs[k] != -1; k = nextInStack(locs, k) {
 			depthSum++
 		}
 	}
-	locIDs := make([]uint64, 0, depthSum)
-	for i, s := range samples {
-		start := len(locIDs)
-		for n := s; n > 0; n = stacks.parent[n] {
-			l := stacks.loc[n]
+	locIDs := make([]uint64, depthSum)
+	off := 0
+	for i, r := range refs {
+		locs := arenas[r.arena]
+		start := off
+		for k := r.start; locs[k] != -1; k = nextInStack(locs, k) {
+			l := locs[k]
 			if locID[l] == 0 {
 				locOrder = append(locOrder, l)
 				locID[l] = uint64(len(locOrder))
 			}
-			locIDs = append(locIDs, locID[l])
+			locIDs[off] = locID[l]
+			off++
 		}
-		values[i] = stacks.value[s]
-		sampleMsg[i].LocationId = locIDs[start:len(locIDs):len(locIDs)]
+		sampleMsg[i].LocationId = locIDs[start:off:off]
 		sampleMsg[i].Value = values[i : i+1 : i+1]
 		samplePtr[i] = &sampleMsg[i]
 	}

@@ -194,6 +194,7 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 	// are merged without further truncation. A sub-range without samples
 	// adds neither time nor duration.
 	b.SetMaxNodes(maxNodes)
+	b.SetParallelism(s.parallelism())
 	var timeNanos, durationNanos int64
 	for _, r := range frontendSubRanges(q.start, q.end) {
 		sub := q
