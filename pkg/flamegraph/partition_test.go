@@ -191,6 +191,57 @@ func TestProfileBuilderParallelism(t *testing.T) {
 	}
 }
 
+// TestProfileBuilderReset builds a profile with a builder that built
+// others before, with other settings, and checks it equals the one a new
+// builder makes.
+func TestProfileBuilderReset(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	a, av := syntheticPartition(3000, 1)
+	b, bv := syntheticPartition(3000, 2)
+	hand, hv := handPartition()
+	fresh := NewProfileBuilder(pt, 10, 20)
+	for _, add := range []struct {
+		p      *symdb.Partition
+		values []int64
+	}{{hand, hv}, {a, av}} {
+		if err := fresh.AddPartition(add.p, add.values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := fresh.Build()
+
+	reused := NewProfileBuilder(ProfileTypeInfo{Name: "memory"}, 0, 1)
+	for _, settings := range []func(){
+		func() { reused.SetParallelism(3) },
+		func() { reused.SetMaxNodes(5) },
+		func() { reused.SetGoPGO(&GoPGO{KeepLocations: 2}) },
+		func() { reused.SetCallSite([]string{"main"}) },
+	} {
+		settings()
+		for _, p := range []*symdb.Partition{b, hand} {
+			values := bv
+			if p == hand {
+				values = hv
+			}
+			if err := reused.AddPartition(p, values); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reused.Build()
+		reused.Reset(pt, 10, 20)
+		if err := reused.AddPartition(hand, hv); err != nil {
+			t.Fatal(err)
+		}
+		if err := reused.AddPartition(a, av); err != nil {
+			t.Fatal(err)
+		}
+		if got := reused.Build(); !proto.Equal(got, want) {
+			t.Errorf("a reset builder built another profile")
+		}
+		reused.Reset(ProfileTypeInfo{Name: "memory"}, 0, 1)
+	}
+}
+
 // sampleContents returns every sample of p as its locations' contents,
 // leaf first, and its value, sorted.
 func sampleContents(p *googlev1.Profile) []string {

@@ -162,16 +162,37 @@ type ProfileBuilder struct {
 // [startMs, endMs] (milliseconds).
 func NewProfileBuilder(pt ProfileTypeInfo, startMs, endMs int64) *ProfileBuilder {
 	b := &ProfileBuilder{
-		pt:            pt,
-		timeNanos:     endMs * 1_000_000,
-		durationNanos: (endMs - startMs) * 1_000_000,
-		strIDs:        make(map[string]int32),
-		funcIDs:       make(map[pbFunction]int32),
-		mapIDs:        make(map[pbMappingKey]int32),
-		locIDs:        make(map[string]int32),
+		strIDs:  make(map[string]int32),
+		funcIDs: make(map[pbFunction]int32),
+		mapIDs:  make(map[pbMappingKey]int32),
+		locIDs:  make(map[string]int32),
 	}
-	b.stacks.reset()
+	b.Reset(pt, startMs, endMs)
 	return b
+}
+
+// Reset makes b what NewProfileBuilder(pt, startMs, endMs) returns, but
+// keeps the memory b has grown, for a caller that builds one profile after
+// another. Profiles built before are not affected.
+func (b *ProfileBuilder) Reset(pt ProfileTypeInfo, startMs, endMs int64) {
+	b.pt = pt
+	b.timeNanos = endMs * 1_000_000
+	b.durationNanos = (endMs - startMs) * 1_000_000
+	b.total = 0
+	b.callSite, b.pgo, b.maxNodes, b.parallelism = nil, nil, 0, 0
+	clear(b.strs)
+	b.strs = b.strs[:0]
+	clear(b.strIDs)
+	b.funcs = b.funcs[:0]
+	clear(b.funcIDs)
+	b.maps = b.maps[:0]
+	clear(b.mapIDs)
+	b.locs = b.locs[:0]
+	b.lines = b.lines[:0]
+	clear(b.locIDs)
+	b.variant = b.variant[:0]
+	b.stacks.reset()
+	b.fast.reset()
 }
 
 // SetCallSite keeps only the stacks whose root-first frame names (inlined

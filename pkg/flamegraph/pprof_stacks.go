@@ -3,6 +3,7 @@ package flamegraph
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
@@ -173,6 +174,15 @@ type fastState struct {
 	queued [][]int32
 }
 
+// reset empties fs, keeping its memory.
+func (fs *fastState) reset() {
+	fs.shards = fs.shards[:0]
+	fs.seq = 0
+	fs.locs.reset()
+	clear(fs.locKeys)
+	fs.locKeys = fs.locKeys[:0]
+}
+
 // stackShard holds the distinct location stacks with values that
 // pprofStacks.shardOf puts in one shard, as runs of builder locations in locs, leaf first.
 // A run ends with -1 where the stack ends, or with a link -(q+2) where
@@ -196,6 +206,16 @@ type stackShard struct {
 	memo []int32
 }
 
+// reset empties sh, keeping its memory.
+func (sh *stackShard) reset() {
+	sh.index.reset()
+	sh.locs = sh.locs[:0]
+	sh.start = sh.start[:0]
+	sh.value = sh.value[:0]
+	sh.first = sh.first[:0]
+	sh.total = 0
+}
+
 // hashIndex maps 64-bit hashes to dense int32 values (IDs); a hash may
 // have several values. It is an open-addressing table over one flat slice
 // whose slots hold value and hash side by side, so a probe touches one
@@ -213,6 +233,15 @@ type hashIndex struct {
 type hashSlot struct {
 	tag uint32 // the hash's low bits
 	val int32
+}
+
+// reset empties ix, keeping its memory.
+func (ix *hashIndex) reset() {
+	for i := range ix.slots {
+		ix.slots[i].val = -1
+	}
+	ix.hashes = ix.hashes[:0]
+	ix.count = 0
 }
 
 func (ix *hashIndex) slot(h uint64) int {
@@ -282,9 +311,16 @@ func (ix *hashIndex) grow() {
 func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, match []bool) {
 	ps := partitionPprofStacks(p)
 	fs := &b.fast
-	if fs.shards == nil {
-		fs.shards = make([]stackShard, max(1, b.parallelism))
-		fs.queued = make([][]int32, len(fs.shards))
+	if len(fs.shards) == 0 {
+		n := max(1, b.parallelism)
+		// Shards of an earlier profile are reused, buffers and all.
+		fs.shards = slices.Grow(fs.shards, n)[:n]
+		for k := range fs.shards {
+			fs.shards[k].reset()
+		}
+		for len(fs.queued) < n {
+			fs.queued = append(fs.queued, nil)
+		}
 	}
 	shards := uint64(len(fs.shards))
 	for k := range fs.queued {

@@ -175,9 +175,11 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 		return nil, err
 	}
 	pt := q.profileType
-	b := flamegraph.NewProfileBuilder(flamegraph.ProfileTypeInfo{
+	b := s.profileBuilder(flamegraph.ProfileTypeInfo{
 		Name: pt.Name, SampleType: pt.SampleType, SampleUnit: pt.SampleUnit, PeriodType: pt.PeriodType, PeriodUnit: pt.PeriodUnit,
 	}, m.Start, m.End)
+	// The profile built shares no memory with the builder.
+	defer s.profiles.Put(b)
 	if sts := m.GetStackTraceSelector(); sts != nil {
 		if pgo := sts.GetGoPgo(); pgo != nil {
 			b.SetGoPGO(&flamegraph.GoPGO{KeepLocations: pgo.KeepLocations, AggregateCallees: pgo.AggregateCallees})
