@@ -80,6 +80,16 @@ type scanOptions struct {
 	columns blockreader.ProfileColumns
 	// withLabels decodes the label sets of the selected series.
 	withLabels bool
+	// scanned, if set, is called with a block's position in the plan once
+	// every row of the block has been visited without error. Blocks may
+	// finish in any order, and on any goroutine.
+	scanned func(i int)
+}
+
+func (o scanOptions) blockScanned(i int) {
+	if o.scanned != nil {
+		o.scanned(i)
+	}
 }
 
 // forEachProfile scans the profiles that q selects in the planned blocks.
@@ -150,13 +160,20 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 			if err := scanBlock(ctx, i, seen); err != nil {
 				return err
 			}
+			opts.blockScanned(i)
 		}
 		return nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.parallelism())
 	for i := range plan.blocks {
-		g.Go(func() error { return scanBlock(gctx, i, nil) })
+		g.Go(func() error {
+			if err := scanBlock(gctx, i, nil); err != nil {
+				return err
+			}
+			opts.blockScanned(i)
+			return nil
+		})
 	}
 	return g.Wait()
 }
