@@ -169,9 +169,10 @@ type fastState struct {
 	// locKeys[g] is the content key of builder location g, "" if unknown.
 	locKeys []string
 	// Per-partition scratch: partition location → builder location, and
-	// per shard the partition nodes whose values it adds.
-	gloc   []int32
-	queued [][]int32
+	// dealt[w][k] the nodes with values of the w-th range of nodes whose
+	// stacks go to shard k.
+	gloc  []int32
+	dealt [][][]int32
 }
 
 // reset empties fs, keeping its memory.
@@ -318,35 +319,61 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 		for k := range fs.shards {
 			fs.shards[k].reset()
 		}
-		for len(fs.queued) < n {
-			fs.queued = append(fs.queued, nil)
+		fs.dealt = slices.Grow(fs.dealt, n)[:n]
+		for w := range fs.dealt {
+			fs.dealt[w] = slices.Grow(fs.dealt[w], n)[:n]
 		}
 	}
-	shards := uint64(len(fs.shards))
-	for k := range fs.queued {
-		fs.queued[k] = fs.queued[k][:0]
-	}
-	parents := p.Parents
-	for i, v := range nodeSelf {
-		if v <= 0 || parents[i] < 0 || (match != nil && !match[i]) {
-			continue
+	shards := len(fs.shards)
+	dealt := fs.dealt[:shards]
+	var gloc []int32
+	if shards == 1 {
+		deal(ps, p.Parents, nodeSelf, match, 0, len(nodeSelf), dealt[0])
+		gloc = b.fastLocations(p, ps)
+	} else {
+		// Goroutines deal a range of nodes each while the caller's
+		// goroutine interns the locations.
+		var wg sync.WaitGroup
+		for w := range dealt {
+			lo, hi := len(nodeSelf)*w/shards, len(nodeSelf)*(w+1)/shards
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				deal(ps, p.Parents, nodeSelf, match, lo, hi, dealt[w])
+			}()
 		}
-		k := uint64(ps.shardOf[i]) % shards
-		fs.queued[k] = append(fs.queued[k], int32(i))
+		gloc = b.fastLocations(p, ps)
+		wg.Wait()
 	}
-	gloc := b.fastLocations(p, ps)
 	seq := fs.seq
 	fs.seq++
 	var wg sync.WaitGroup
-	for k := 1; k < len(fs.shards); k++ {
+	for k := 1; k < shards; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fs.shards[k].add(p, ps, gloc, nodeSelf, fs.queued[k], seq)
+			fs.shards[k].add(p, ps, gloc, nodeSelf, dealt, k, seq)
 		}()
 	}
-	fs.shards[0].add(p, ps, gloc, nodeSelf, fs.queued[0], seq)
+	fs.shards[0].add(p, ps, gloc, nodeSelf, dealt, 0, seq)
 	wg.Wait()
+}
+
+// deal empties dealt, then appends every node in [lo, hi) that has a
+// positive value and a stack that is not empty (and matches, with match)
+// to dealt[k], k being the shard of its stack, in ascending order.
+func deal(ps *pprofStacks, parents []int32, nodeSelf []int64, match []bool, lo, hi int, dealt [][]int32) {
+	for k := range dealt {
+		dealt[k] = dealt[k][:0]
+	}
+	shards := uint32(len(dealt))
+	for i := lo; i < hi; i++ {
+		if nodeSelf[i] <= 0 || parents[i] < 0 || (match != nil && !match[i]) {
+			continue
+		}
+		k := ps.shardOf[i] % shards
+		dealt[k] = append(dealt[k], int32(i))
+	}
 }
 
 // fastLocations returns the builder location of every location the nodes
@@ -373,10 +400,16 @@ func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []in
 	return gloc
 }
 
-// add adds the values of the partition nodes of p given, in ascending
-// order; seq numbers the partition among those added.
-func (sh *stackShard) add(p *symdb.Partition, ps *pprofStacks, gloc []int32, nodeSelf []int64, nodes []int32, seq uint32) {
+// add adds the values of the nodes of p dealt to shard k, dealt[w][k] for
+// every w in turn (see deal); seq numbers the partition among those added.
+func (sh *stackShard) add(p *symdb.Partition, ps *pprofStacks, gloc []int32, nodeSelf []int64, dealt [][][]int32, k int, seq uint32) {
 	sh.memo = resetMap(sh.memo, len(p.Parents))
+	for w := range dealt {
+		sh.addNodes(p, ps, gloc, nodeSelf, dealt[w][k], seq)
+	}
+}
+
+func (sh *stackShard) addNodes(p *symdb.Partition, ps *pprofStacks, gloc []int32, nodeSelf []int64, nodes []int32, seq uint32) {
 	for _, i := range nodes {
 		h := ps.hash[i]
 		s := sh.index.find(h, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
