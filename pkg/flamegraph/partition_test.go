@@ -178,14 +178,17 @@ func TestProfileBuilderParallelism(t *testing.T) {
 		}
 		return pb.Build()
 	}
-	want := build(1, 0)
+	want, wantTrie := build(1, 0), build(1, 1<<30)
 	checkProfileIDs(t, want)
 	for _, parallelism := range []int{2, 3} {
 		if got := build(parallelism, 0); !proto.Equal(got, want) {
 			t.Errorf("parallelism %d built another profile", parallelism)
 		}
+		if got := build(parallelism, 1<<30); !proto.Equal(got, wantTrie) {
+			t.Errorf("parallelism %d built another profile through the stack trie", parallelism)
+		}
 	}
-	got, trie := sampleContents(want), sampleContents(build(1, 1<<30))
+	got, trie := sampleContents(want), sampleContents(wantTrie)
 	if !slices.Equal(got, trie) {
 		t.Errorf("%d samples, the stack trie made %d; they differ", len(got), len(trie))
 	}

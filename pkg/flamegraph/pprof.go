@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
@@ -216,10 +217,10 @@ func (b *ProfileBuilder) SetTimes(timeNanos, durationNanos int64) {
 	b.timeNanos, b.durationNanos = timeNanos, durationNanos
 }
 
-// SetParallelism lets AddPartition spread the stacks of a partition added
-// without a budget or go_pgo over n goroutines; n < 2 keeps them on the
-// caller's. It takes effect if called before the first such partition.
-// The profile built does not depend on n.
+// SetParallelism lets the builder work on n goroutines: AddPartition for
+// partitions added without a budget or go_pgo (n is fixed by the first
+// such partition), and Build. n < 2 keeps the work on the caller's
+// goroutine. The profile built does not depend on n.
 func (b *ProfileBuilder) SetParallelism(n int) {
 	b.parallelism = n
 }
@@ -670,6 +671,82 @@ func (b *ProfileBuilder) samples() (arenas [][]int32, refs []sampleRef, values [
 	return arenas, refs, values
 }
 
+// emitSamples fills the sample messages of refs, numbering locations by
+// first use: locID[l] is set for every builder location l used, and the
+// used ones are returned in that order. Contiguous ranges of samples are
+// spread over b.parallelism goroutines; the order of first use is that of
+// one pass over all samples, whatever their number.
+func (b *ProfileBuilder) emitSamples(arenas [][]int32, refs []sampleRef, values []int64,
+	sampleMsg []googlev1.Sample, samplePtr []*googlev1.Sample, locID []uint64) []int32 {
+	parts := max(1, min(b.parallelism, len(refs)))
+	// First the samples get builder locations, and each range lists the
+	// locations in the order it first uses them: taking the lists range by
+	// range numbers the locations as one pass would. Then the samples'
+	// locations are renumbered.
+	firstUse := make([][]int32, parts)
+	forEachRange := func(f func(part, lo, hi int)) {
+		if parts == 1 {
+			f(0, 0, len(refs))
+			return
+		}
+		var wg sync.WaitGroup
+		for part := range parts {
+			lo, hi := len(refs)*part/parts, len(refs)*(part+1)/parts
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f(part, lo, hi)
+			}()
+		}
+		wg.Wait()
+	}
+	forEachRange(func(part, lo, hi int) {
+		seen := make([]bool, len(locID))
+		var first []int32
+		ids := make([]uint64, 0, 16*(hi-lo)) // CPU stacks are ~15 deep
+		ends := make([]int, hi-lo)
+		for i := lo; i < hi; i++ {
+			locs := arenas[refs[i].arena]
+			for k := refs[i].start; locs[k] != -1; k = nextInStack(locs, k) {
+				l := locs[k]
+				if !seen[l] {
+					seen[l] = true
+					first = append(first, l)
+				}
+				ids = append(ids, uint64(l))
+			}
+			ends[i-lo] = len(ids)
+		}
+		start := 0
+		for i := lo; i < hi; i++ {
+			end := ends[i-lo]
+			sampleMsg[i].LocationId = ids[start:end:end]
+			sampleMsg[i].Value = values[i : i+1 : i+1]
+			samplePtr[i] = &sampleMsg[i]
+			start = end
+		}
+		firstUse[part] = first
+	})
+	var locOrder []int32
+	for _, first := range firstUse {
+		for _, l := range first {
+			if locID[l] == 0 {
+				locOrder = append(locOrder, l)
+				locID[l] = uint64(len(locOrder))
+			}
+		}
+	}
+	forEachRange(func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ids := sampleMsg[i].LocationId
+			for j, l := range ids {
+				ids[j] = locID[l]
+			}
+		}
+	})
+	return locOrder
+}
+
 // emit renumbers everything the samples reference densely from 1, in order
 // of first use, and builds the profile messages.
 func (b *ProfileBuilder) emit(arenas [][]int32, refs []sampleRef, values []int64) *googlev1.Profile {
@@ -701,36 +778,9 @@ func (b *ProfileBuilder) emit(arenas [][]int32, refs []sampleRef, values []int64
 	periodType := &googlev1.ValueType{Type: str(typeStrs[3]), Unit: str(typeStrs[4])}
 
 	// Samples, and the order in which locations are first used.
-	var (
-		locOrder  []int32
-		depthSum  int
-		sampleMsg = make([]googlev1.Sample, len(refs))
-		samplePtr = make([]*googlev1.Sample, len(refs))
-	)
-	for _, r := range refs {
-		locs := arenas[r.arena]
-		for k := r.start; locs[k] != -1; k = nextInStack(locs, k) {
-			depthSum++
-		}
-	}
-	locIDs := make([]uint64, depthSum)
-	off := 0
-	for i, r := range refs {
-		locs := arenas[r.arena]
-		start := off
-		for k := r.start; locs[k] != -1; k = nextInStack(locs, k) {
-			l := locs[k]
-			if locID[l] == 0 {
-				locOrder = append(locOrder, l)
-				locID[l] = uint64(len(locOrder))
-			}
-			locIDs[off] = locID[l]
-			off++
-		}
-		sampleMsg[i].LocationId = locIDs[start:off:off]
-		sampleMsg[i].Value = values[i : i+1 : i+1]
-		samplePtr[i] = &sampleMsg[i]
-	}
+	sampleMsg := make([]googlev1.Sample, len(refs))
+	samplePtr := make([]*googlev1.Sample, len(refs))
+	locOrder := b.emitSamples(arenas, refs, values, sampleMsg, samplePtr, locID)
 
 	// Locations, with functions and mappings in order of first use.
 	var (
