@@ -194,6 +194,33 @@ func TestProfileBuilderParallelism(t *testing.T) {
 	}
 }
 
+// TestProfileBuilderMixedPaths adds a partition without a budget, then
+// again with one (which truncates nothing), and checks that each location
+// is in the profile once, whichever path interned it first.
+func TestProfileBuilderMixedPaths(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	p, values := syntheticPartition(3000, 1)
+	once := NewProfileBuilder(pt, 0, 1)
+	if err := once.AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	want := len(once.Build().Location)
+	for _, budgets := range [][2]int64{{0, 1 << 30}, {1 << 30, 0}} {
+		b := NewProfileBuilder(pt, 0, 1)
+		for _, maxNodes := range budgets {
+			b.SetMaxNodes(maxNodes)
+			if err := b.AddPartition(p, values); err != nil {
+				t.Fatal(err)
+			}
+		}
+		prof := b.Build()
+		checkProfileIDs(t, prof)
+		if len(prof.Location) != want {
+			t.Errorf("budgets %v: %d locations, want %d", budgets, len(prof.Location), want)
+		}
+	}
+}
+
 // TestProfileBuilderReset builds a profile with a builder that built
 // others before, with other settings, and checks it equals the one a new
 // builder makes.

@@ -139,8 +139,13 @@ type ProfileBuilder struct {
 	locs    []pbLocation
 	lines   []pbLine
 	locIDs  map[string]int32
-	variant []int32 // location → its callee-aggregated variant, -1 unknown
-	keyBuf  []byte
+	// locIDs holds the keys of b.locs[:keyed]: the fast path adds
+	// locations without keys (see appendLocation) until some location is
+	// interned otherwise; internLocation keys them when it next needs to.
+	keyed    int
+	slowLocs bool    // internLocation made a location
+	variant  []int32 // location → its callee-aggregated variant, -1 unknown
+	keyBuf   []byte
 
 	stacks stackTrie
 
@@ -191,6 +196,7 @@ func (b *ProfileBuilder) Reset(pt ProfileTypeInfo, startMs, endMs int64) {
 	b.locs = b.locs[:0]
 	b.lines = b.lines[:0]
 	clear(b.locIDs)
+	b.keyed, b.slowLocs = 0, false
 	b.variant = b.variant[:0]
 	b.stacks.reset()
 	b.fast.reset()
@@ -534,27 +540,63 @@ func (b *ProfileBuilder) location(p *symdb.Partition, li int32) int32 {
 	if id := b.locMap[li]; id >= 0 {
 		return id
 	}
+	mapping, start := b.locationLines(p, li)
 	loc := &p.Locations[li]
-	mapping := b.mapping(p, loc.MappingID)
-	start := len(b.lines)
-	for _, l := range loc.Lines {
-		b.lines = append(b.lines, pbLine{function: b.function(p, l.FunctionID), line: l.Line})
-	}
 	id := b.internLocation(mapping, loc.Address, loc.IsFolded, start)
 	b.locMap[li] = id
 	return id
 }
 
-// internLocation deduplicates the location whose lines were just appended
-// to b.lines from start on; a duplicate's lines are dropped again.
-func (b *ProfileBuilder) internLocation(mapping int32, address uint64, folded bool, start int) int32 {
-	key := b.keyBuf[:0]
+// appendLocation adds partition location li as a new builder location
+// without looking for an equal one: for the fast path, which knows it is
+// new by content, as long as no location was interned otherwise.
+func (b *ProfileBuilder) appendLocation(p *symdb.Partition, li int32) int32 {
+	mapping, start := b.locationLines(p, li)
+	loc := &p.Locations[li]
+	id := int32(len(b.locs))
+	b.locs = append(b.locs, pbLocation{
+		mapping:   mapping,
+		address:   loc.Address,
+		folded:    loc.IsFolded,
+		lineStart: int32(start),
+		lineCount: int32(len(b.lines) - start),
+	})
+	b.locMap[li] = id
+	return id
+}
+
+// locationLines appends the lines of partition location li to b.lines and
+// returns its builder mapping and the position of its first line.
+func (b *ProfileBuilder) locationLines(p *symdb.Partition, li int32) (mapping int32, start int) {
+	loc := &p.Locations[li]
+	mapping = b.mapping(p, loc.MappingID)
+	start = len(b.lines)
+	for _, l := range loc.Lines {
+		b.lines = append(b.lines, pbLine{function: b.function(p, l.FunctionID), line: l.Line})
+	}
+	return mapping, start
+}
+
+// locationKey appends the key locIDs knows a location by.
+func locationKey(key []byte, mapping int32, address uint64, lines []pbLine) []byte {
 	key = binary.LittleEndian.AppendUint32(key, uint32(mapping))
 	key = binary.LittleEndian.AppendUint64(key, address)
-	for _, l := range b.lines[start:] {
+	for _, l := range lines {
 		key = binary.LittleEndian.AppendUint32(key, uint32(l.function))
 		key = binary.LittleEndian.AppendUint64(key, uint64(l.line))
 	}
+	return key
+}
+
+// internLocation deduplicates the location whose lines were just appended
+// to b.lines from start on; a duplicate's lines are dropped again.
+func (b *ProfileBuilder) internLocation(mapping int32, address uint64, folded bool, start int) int32 {
+	for ; b.keyed < len(b.locs); b.keyed++ {
+		l := &b.locs[b.keyed]
+		b.keyBuf = locationKey(b.keyBuf[:0], l.mapping, l.address, b.lines[l.lineStart:l.lineStart+l.lineCount])
+		b.locIDs[string(b.keyBuf)] = int32(b.keyed)
+	}
+	key := locationKey(b.keyBuf[:0], mapping, address, b.lines[start:])
 	b.keyBuf = key
 	if id, ok := b.locIDs[string(key)]; ok {
 		b.lines = b.lines[:start]
@@ -569,6 +611,8 @@ func (b *ProfileBuilder) internLocation(mapping int32, address uint64, folded bo
 		lineCount: int32(len(b.lines) - start),
 	})
 	b.locIDs[string(key)] = id
+	b.keyed = len(b.locs)
+	b.slowLocs = true
 	return id
 }
 

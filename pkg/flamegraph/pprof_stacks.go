@@ -385,7 +385,11 @@ func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []in
 		key, h := ps.locKey[li], ps.locHash[li]
 		g := fs.locs.find(h, func(g int32) bool { return fs.locKeys[g] == key })
 		if g < 0 {
-			g = b.location(p, li)
+			if b.slowLocs {
+				g = b.location(p, li)
+			} else {
+				g = b.appendLocation(p, li)
+			}
 			for len(fs.locKeys) <= int(g) {
 				fs.locKeys = append(fs.locKeys, "")
 			}
