@@ -172,7 +172,16 @@ type fastState struct {
 	// dealt[w][k] the nodes with values of the w-th range of nodes whose
 	// stacks go to shard k.
 	gloc  []int32
-	dealt [][][]int32
+	dealt [][][]dealtNode
+}
+
+// dealtNode is a partition node with a value, with what a shard needs of
+// it at hand: the shard reads its nodes in turn instead of picking them
+// out of the partition-sized arrays.
+type dealtNode struct {
+	hash  uint64 // pprofStacks.hash
+	value int64
+	node  int32
 }
 
 // reset empties fs, keeping its memory.
@@ -228,6 +237,7 @@ type hashIndex struct {
 	hashes []uint64 // value → its hash
 	count  int
 	shift  uint8
+	sink   int32 // what touch loaded, so that the loads are kept
 }
 
 // hashSlot is one entry; val -1 marks an empty slot.
@@ -243,6 +253,19 @@ func (ix *hashIndex) reset() {
 	}
 	ix.hashes = ix.hashes[:0]
 	ix.count = 0
+}
+
+// touch loads the first slot of each node's hash, for find to have it
+// cached: the loads do not wait for each other as the lookups would.
+func (ix *hashIndex) touch(nodes []dealtNode) {
+	if ix.count == 0 {
+		return
+	}
+	var sink int32
+	for _, d := range nodes {
+		sink |= ix.slots[ix.slot(d.hash)].val
+	}
+	ix.sink += sink
 }
 
 func (ix *hashIndex) slot(h uint64) int {
@@ -352,17 +375,17 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fs.shards[k].add(p, ps, gloc, nodeSelf, dealt, k, seq)
+			fs.shards[k].add(p, gloc, dealt, k, seq)
 		}()
 	}
-	fs.shards[0].add(p, ps, gloc, nodeSelf, dealt, 0, seq)
+	fs.shards[0].add(p, gloc, dealt, 0, seq)
 	wg.Wait()
 }
 
 // deal empties dealt, then appends every node in [lo, hi) that has a
 // positive value and a stack that is not empty (and matches, with match)
 // to dealt[k], k being the shard of its stack, in ascending order.
-func deal(ps *pprofStacks, parents []int32, nodeSelf []int64, match []bool, lo, hi int, dealt [][]int32) {
+func deal(ps *pprofStacks, parents []int32, nodeSelf []int64, match []bool, lo, hi int, dealt [][]dealtNode) {
 	for k := range dealt {
 		dealt[k] = dealt[k][:0]
 	}
@@ -372,7 +395,7 @@ func deal(ps *pprofStacks, parents []int32, nodeSelf []int64, match []bool, lo, 
 			continue
 		}
 		k := ps.shardOf[i] % shards
-		dealt[k] = append(dealt[k], int32(i))
+		dealt[k] = append(dealt[k], dealtNode{hash: ps.hash[i], value: nodeSelf[i], node: int32(i)})
 	}
 }
 
@@ -406,23 +429,30 @@ func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []in
 
 // add adds the values of the nodes of p dealt to shard k, dealt[w][k] for
 // every w in turn (see deal); seq numbers the partition among those added.
-func (sh *stackShard) add(p *symdb.Partition, ps *pprofStacks, gloc []int32, nodeSelf []int64, dealt [][][]int32, k int, seq uint32) {
+func (sh *stackShard) add(p *symdb.Partition, gloc []int32, dealt [][][]dealtNode, k int, seq uint32) {
 	sh.memo = resetMap(sh.memo, len(p.Parents))
 	for w := range dealt {
-		sh.addNodes(p, ps, gloc, nodeSelf, dealt[w][k], seq)
+		sh.addNodes(p, gloc, dealt[w][k], seq)
 	}
 }
 
-func (sh *stackShard) addNodes(p *symdb.Partition, ps *pprofStacks, gloc []int32, nodeSelf []int64, nodes []int32, seq uint32) {
-	for _, i := range nodes {
-		h := ps.hash[i]
-		s := sh.index.find(h, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
-		if s < 0 {
-			s = sh.store(p, gloc, i, h, uint64(seq)<<32|uint64(i))
+func (sh *stackShard) addNodes(p *symdb.Partition, gloc []int32, nodes []dealtNode, seq uint32) {
+	// Batches: the table slots of a batch are loaded first, the loads
+	// being independent of each other, so that their cache misses overlap.
+	const batch = 16
+	for len(nodes) > 0 {
+		todo := nodes[:min(batch, len(nodes))]
+		nodes = nodes[len(todo):]
+		sh.index.touch(todo)
+		for _, d := range todo {
+			i := d.node
+			s := sh.index.find(d.hash, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
+			if s < 0 {
+				s = sh.store(p, gloc, i, d.hash, uint64(seq)<<32|uint64(i))
+			}
+			sh.value[s] += d.value
+			sh.total += d.value
 		}
-		v := nodeSelf[i]
-		sh.value[s] += v
-		sh.total += v
 	}
 }
 
