@@ -153,6 +153,153 @@ func TestProfileBuilderAddPartition(t *testing.T) {
 	}
 }
 
+// TestProfileBuilderParallelism adds partitions that share stacks with 1
+// to 3 goroutines and checks that the profiles are equal, and equal sample
+// for sample to the one the stack trie builds (a budget larger than any
+// partition truncates nothing).
+func TestProfileBuilderParallelism(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	a, av := syntheticPartition(6000, 1)
+	b, bv := syntheticPartition(6000, 2)
+	// A copy of a is another partition with the same stacks.
+	aCopy := &symdb.Partition{
+		Key: 3, Parents: slices.Clone(a.Parents), NodeLocations: slices.Clone(a.NodeLocations),
+		Locations: a.Locations, Functions: a.Functions, Mappings: a.Mappings, Strings: a.Strings,
+	}
+	adds := []struct {
+		p      *symdb.Partition
+		values []int64
+	}{{a, av}, {b, bv}, {aCopy, bv}, {a, av}}
+	build := func(parallelism int, maxNodes int64) *googlev1.Profile {
+		pb := NewProfileBuilder(pt, 0, 1)
+		pb.SetParallelism(parallelism)
+		pb.SetMaxNodes(maxNodes)
+		for _, add := range adds {
+			if err := pb.AddPartition(add.p, add.values); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return pb.Build()
+	}
+	want, wantTrie := build(1, 0), build(1, 1<<30)
+	checkProfileIDs(t, want)
+	for _, parallelism := range []int{2, 3} {
+		if got := build(parallelism, 0); !proto.Equal(got, want) {
+			t.Errorf("parallelism %d built another profile", parallelism)
+		}
+		if got := build(parallelism, 1<<30); !proto.Equal(got, wantTrie) {
+			t.Errorf("parallelism %d built another profile through the stack trie", parallelism)
+		}
+	}
+	got, trie := sampleContents(want), sampleContents(wantTrie)
+	if !slices.Equal(got, trie) {
+		t.Errorf("%d samples, the stack trie made %d; they differ", len(got), len(trie))
+	}
+}
+
+// TestProfileBuilderMixedPaths adds a partition without a budget, then
+// again with one (which truncates nothing), and checks that each location
+// is in the profile once, whichever path interned it first.
+func TestProfileBuilderMixedPaths(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	p, values := syntheticPartition(3000, 1)
+	once := NewProfileBuilder(pt, 0, 1)
+	if err := once.AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	want := len(once.Build().Location)
+	for _, budgets := range [][2]int64{{0, 1 << 30}, {1 << 30, 0}} {
+		b := NewProfileBuilder(pt, 0, 1)
+		for _, maxNodes := range budgets {
+			b.SetMaxNodes(maxNodes)
+			if err := b.AddPartition(p, values); err != nil {
+				t.Fatal(err)
+			}
+		}
+		prof := b.Build()
+		checkProfileIDs(t, prof)
+		if len(prof.Location) != want {
+			t.Errorf("budgets %v: %d locations, want %d", budgets, len(prof.Location), want)
+		}
+	}
+}
+
+// TestProfileBuilderReset builds a profile with a builder that built
+// others before, with other settings, and checks it equals the one a new
+// builder makes.
+func TestProfileBuilderReset(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	a, av := syntheticPartition(3000, 1)
+	b, bv := syntheticPartition(3000, 2)
+	hand, hv := handPartition()
+	fresh := NewProfileBuilder(pt, 10, 20)
+	for _, add := range []struct {
+		p      *symdb.Partition
+		values []int64
+	}{{hand, hv}, {a, av}} {
+		if err := fresh.AddPartition(add.p, add.values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := fresh.Build()
+
+	reused := NewProfileBuilder(ProfileTypeInfo{Name: "memory"}, 0, 1)
+	for _, settings := range []func(){
+		func() { reused.SetParallelism(3) },
+		func() { reused.SetMaxNodes(5) },
+		func() { reused.SetGoPGO(&GoPGO{KeepLocations: 2}) },
+		func() { reused.SetCallSite([]string{"main"}) },
+	} {
+		settings()
+		for _, p := range []*symdb.Partition{b, hand} {
+			values := bv
+			if p == hand {
+				values = hv
+			}
+			if err := reused.AddPartition(p, values); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reused.Build()
+		reused.Reset(pt, 10, 20)
+		if err := reused.AddPartition(hand, hv); err != nil {
+			t.Fatal(err)
+		}
+		if err := reused.AddPartition(a, av); err != nil {
+			t.Fatal(err)
+		}
+		if got := reused.Build(); !proto.Equal(got, want) {
+			t.Errorf("a reset builder built another profile")
+		}
+		reused.Reset(ProfileTypeInfo{Name: "memory"}, 0, 1)
+	}
+}
+
+// sampleContents returns every sample of p as its locations' contents,
+// leaf first, and its value, sorted.
+func sampleContents(p *googlev1.Profile) []string {
+	var out []string
+	for _, s := range p.Sample {
+		var b strings.Builder
+		for _, id := range s.LocationId {
+			l := p.Location[id-1]
+			var mapping string
+			if l.MappingId > 0 {
+				mapping = p.StringTable[p.Mapping[l.MappingId-1].Filename]
+			}
+			fmt.Fprintf(&b, "%s@%x", mapping, l.Address)
+			for _, ln := range l.Line {
+				f := p.Function[ln.FunctionId-1]
+				fmt.Fprintf(&b, ",%s:%d", p.StringTable[f.Name], ln.Line)
+			}
+			b.WriteString(";")
+		}
+		out = append(out, fmt.Sprintf("%s=%d", b.String(), s.Value[0]))
+	}
+	slices.Sort(out)
+	return out
+}
+
 func TestProfileBuilderSelectors(t *testing.T) {
 	pt := ProfileTypeInfo{Name: "memory", SampleType: "alloc_space", SampleUnit: "bytes", PeriodType: "space", PeriodUnit: "bytes"}
 	tests := []struct {

@@ -3,6 +3,8 @@ package flamegraph
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
@@ -126,6 +128,7 @@ type ProfileBuilder struct {
 	callSite      []string
 	pgo           *GoPGO
 	maxNodes      int64
+	parallelism   int
 
 	strs    []string
 	strIDs  map[string]int32
@@ -136,8 +139,13 @@ type ProfileBuilder struct {
 	locs    []pbLocation
 	lines   []pbLine
 	locIDs  map[string]int32
-	variant []int32 // location → its callee-aggregated variant, -1 unknown
-	keyBuf  []byte
+	// locIDs holds the keys of b.locs[:keyed]: the fast path adds
+	// locations without keys (see appendLocation) until some location is
+	// interned otherwise; internLocation keys them when it next needs to.
+	keyed    int
+	slowLocs bool    // internLocation made a location
+	variant  []int32 // location → its callee-aggregated variant, -1 unknown
+	keyBuf   []byte
 
 	stacks stackTrie
 
@@ -152,7 +160,7 @@ type ProfileBuilder struct {
 	fnTree  stackTrie
 
 	// Untruncated partitions are added through their stack hashes (see
-	// addPartitionFast); their stack nodes are not in stacks.index.
+	// addPartitionFast) to stacks of their own, not to the trie.
 	fast fastState
 }
 
@@ -160,16 +168,38 @@ type ProfileBuilder struct {
 // [startMs, endMs] (milliseconds).
 func NewProfileBuilder(pt ProfileTypeInfo, startMs, endMs int64) *ProfileBuilder {
 	b := &ProfileBuilder{
-		pt:            pt,
-		timeNanos:     endMs * 1_000_000,
-		durationNanos: (endMs - startMs) * 1_000_000,
-		strIDs:        make(map[string]int32),
-		funcIDs:       make(map[pbFunction]int32),
-		mapIDs:        make(map[pbMappingKey]int32),
-		locIDs:        make(map[string]int32),
+		strIDs:  make(map[string]int32),
+		funcIDs: make(map[pbFunction]int32),
+		mapIDs:  make(map[pbMappingKey]int32),
+		locIDs:  make(map[string]int32),
 	}
-	b.stacks.reset()
+	b.Reset(pt, startMs, endMs)
 	return b
+}
+
+// Reset makes b what NewProfileBuilder(pt, startMs, endMs) returns, but
+// keeps the memory b has grown, for a caller that builds one profile after
+// another. Profiles built before are not affected.
+func (b *ProfileBuilder) Reset(pt ProfileTypeInfo, startMs, endMs int64) {
+	b.pt = pt
+	b.timeNanos = endMs * 1_000_000
+	b.durationNanos = (endMs - startMs) * 1_000_000
+	b.total = 0
+	b.callSite, b.pgo, b.maxNodes, b.parallelism = nil, nil, 0, 0
+	clear(b.strs)
+	b.strs = b.strs[:0]
+	clear(b.strIDs)
+	b.funcs = b.funcs[:0]
+	clear(b.funcIDs)
+	b.maps = b.maps[:0]
+	clear(b.mapIDs)
+	b.locs = b.locs[:0]
+	b.lines = b.lines[:0]
+	clear(b.locIDs)
+	b.keyed, b.slowLocs = 0, false
+	b.variant = b.variant[:0]
+	b.stacks.reset()
+	b.fast.reset()
 }
 
 // SetCallSite keeps only the stacks whose root-first frame names (inlined
@@ -193,9 +223,21 @@ func (b *ProfileBuilder) SetTimes(timeNanos, durationNanos int64) {
 	b.timeNanos, b.durationNanos = timeNanos, durationNanos
 }
 
+// SetParallelism lets the builder work on n goroutines: AddPartition for
+// partitions added without a budget or go_pgo (n is fixed by the first
+// such partition), and Build. n < 2 keeps the work on the caller's
+// goroutine. The profile built does not depend on n.
+func (b *ProfileBuilder) SetParallelism(n int) {
+	b.parallelism = n
+}
+
 // Total returns the sum of the sample values added so far.
 func (b *ProfileBuilder) Total() int64 {
-	return b.total
+	total := b.total
+	for i := range b.fast.shards {
+		total += b.fast.shards[i].total
+	}
+	return total
 }
 
 // SetMaxNodes truncates every partition added afterwards on its own to a
@@ -235,6 +277,9 @@ func (b *ProfileBuilder) SetMaxNodes(maxNodes int64) {
 // the other paths use stackTrie.child. A builder that mixes both (budget
 // or go_pgo changed between partitions) still sums every value, but an
 // equal stack may then appear as two samples.
+//
+// AddPartition does not keep nodeSelf: the caller may reuse it once
+// AddPartition returns.
 func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
 	n := len(p.Parents)
 	if len(nodeSelf) != n || len(p.NodeLocations) != n {
@@ -495,27 +540,63 @@ func (b *ProfileBuilder) location(p *symdb.Partition, li int32) int32 {
 	if id := b.locMap[li]; id >= 0 {
 		return id
 	}
+	mapping, start := b.locationLines(p, li)
 	loc := &p.Locations[li]
-	mapping := b.mapping(p, loc.MappingID)
-	start := len(b.lines)
-	for _, l := range loc.Lines {
-		b.lines = append(b.lines, pbLine{function: b.function(p, l.FunctionID), line: l.Line})
-	}
 	id := b.internLocation(mapping, loc.Address, loc.IsFolded, start)
 	b.locMap[li] = id
 	return id
 }
 
-// internLocation deduplicates the location whose lines were just appended
-// to b.lines from start on; a duplicate's lines are dropped again.
-func (b *ProfileBuilder) internLocation(mapping int32, address uint64, folded bool, start int) int32 {
-	key := b.keyBuf[:0]
+// appendLocation adds partition location li as a new builder location
+// without looking for an equal one: for the fast path, which knows it is
+// new by content, as long as no location was interned otherwise.
+func (b *ProfileBuilder) appendLocation(p *symdb.Partition, li int32) int32 {
+	mapping, start := b.locationLines(p, li)
+	loc := &p.Locations[li]
+	id := int32(len(b.locs))
+	b.locs = append(b.locs, pbLocation{
+		mapping:   mapping,
+		address:   loc.Address,
+		folded:    loc.IsFolded,
+		lineStart: int32(start),
+		lineCount: int32(len(b.lines) - start),
+	})
+	b.locMap[li] = id
+	return id
+}
+
+// locationLines appends the lines of partition location li to b.lines and
+// returns its builder mapping and the position of its first line.
+func (b *ProfileBuilder) locationLines(p *symdb.Partition, li int32) (mapping int32, start int) {
+	loc := &p.Locations[li]
+	mapping = b.mapping(p, loc.MappingID)
+	start = len(b.lines)
+	for _, l := range loc.Lines {
+		b.lines = append(b.lines, pbLine{function: b.function(p, l.FunctionID), line: l.Line})
+	}
+	return mapping, start
+}
+
+// locationKey appends the key locIDs knows a location by.
+func locationKey(key []byte, mapping int32, address uint64, lines []pbLine) []byte {
 	key = binary.LittleEndian.AppendUint32(key, uint32(mapping))
 	key = binary.LittleEndian.AppendUint64(key, address)
-	for _, l := range b.lines[start:] {
+	for _, l := range lines {
 		key = binary.LittleEndian.AppendUint32(key, uint32(l.function))
 		key = binary.LittleEndian.AppendUint64(key, uint64(l.line))
 	}
+	return key
+}
+
+// internLocation deduplicates the location whose lines were just appended
+// to b.lines from start on; a duplicate's lines are dropped again.
+func (b *ProfileBuilder) internLocation(mapping int32, address uint64, folded bool, start int) int32 {
+	for ; b.keyed < len(b.locs); b.keyed++ {
+		l := &b.locs[b.keyed]
+		b.keyBuf = locationKey(b.keyBuf[:0], l.mapping, l.address, b.lines[l.lineStart:l.lineStart+l.lineCount])
+		b.locIDs[string(b.keyBuf)] = int32(b.keyed)
+	}
+	key := locationKey(b.keyBuf[:0], mapping, address, b.lines[start:])
 	b.keyBuf = key
 	if id, ok := b.locIDs[string(key)]; ok {
 		b.lines = b.lines[:start]
@@ -530,6 +611,8 @@ func (b *ProfileBuilder) internLocation(mapping int32, address uint64, folded bo
 		lineCount: int32(len(b.lines) - start),
 	})
 	b.locIDs[string(key)] = id
+	b.keyed = len(b.locs)
+	b.slowLocs = true
 	return id
 }
 
@@ -568,26 +651,149 @@ func (b *ProfileBuilder) stubLocation() int32 {
 // empty shape of §7: one empty sample type, an empty period type and the
 // string table [""].
 func (b *ProfileBuilder) Build() *googlev1.Profile {
-	stacks := &b.stacks
-	var samples []int32
-	for i := 1; i < len(stacks.parent); i++ {
-		if stacks.value[i] > 0 {
-			samples = append(samples, int32(i))
-		}
-	}
-	if len(samples) == 0 {
+	arenas, refs, values := b.samples()
+	if len(refs) == 0 {
 		return &googlev1.Profile{
 			SampleType:  []*googlev1.ValueType{{}},
 			PeriodType:  &googlev1.ValueType{},
 			StringTable: []string{""},
 		}
 	}
-	return b.emit(stacks, samples)
+	return b.emit(arenas, refs, values)
+}
+
+// sampleRef is where a sample's stack is stored: from position start of
+// arena locs, encoded as in stackShard.
+type sampleRef struct {
+	arena, start int32
+}
+
+// samples returns the samples' stacks and values: first those of the trie
+// in node order, then those of the shards in the order their first values
+// were added. arenas[0] holds the trie's stacks, arenas[1+k] are shard k's
+// locs.
+func (b *ProfileBuilder) samples() (arenas [][]int32, refs []sampleRef, values []int64) {
+	trie := &b.stacks
+	var trieLocs []int32
+	for i := 1; i < len(trie.parent); i++ {
+		if trie.value[i] > 0 {
+			refs = append(refs, sampleRef{0, int32(len(trieLocs))})
+			for n := int32(i); n > 0; n = trie.parent[n] {
+				trieLocs = append(trieLocs, trie.loc[n])
+			}
+			trieLocs = append(trieLocs, -1)
+			values = append(values, trie.value[i])
+		}
+	}
+	shards := b.fast.shards
+	arenas = append(arenas, trieLocs)
+	n := len(refs)
+	for k := range shards {
+		arenas = append(arenas, shards[k].locs)
+		n += len(shards[k].start)
+	}
+	refs = slices.Grow(refs, n-len(refs))
+	values = slices.Grow(values, n-len(values))
+	// A merge of the shards' samples, each shard's in order already.
+	next := make([]int32, len(shards))
+	for {
+		k := -1
+		for j := range shards {
+			if int(next[j]) < len(shards[j].first) &&
+				(k < 0 || shards[j].first[next[j]] < shards[k].first[next[k]]) {
+				k = j
+			}
+		}
+		if k < 0 {
+			break
+		}
+		s := next[k]
+		next[k]++
+		refs = append(refs, sampleRef{int32(1 + k), shards[k].start[s]})
+		values = append(values, shards[k].value[s])
+	}
+	return arenas, refs, values
+}
+
+// emitSamples fills the sample messages of refs, numbering locations by
+// first use: locID[l] is set for every builder location l used, and the
+// used ones are returned in that order. Contiguous ranges of samples are
+// spread over b.parallelism goroutines; the order of first use is that of
+// one pass over all samples, whatever their number.
+func (b *ProfileBuilder) emitSamples(arenas [][]int32, refs []sampleRef, values []int64,
+	sampleMsg []googlev1.Sample, samplePtr []*googlev1.Sample, locID []uint64) []int32 {
+	parts := max(1, min(b.parallelism, len(refs)))
+	// First the samples get builder locations, and each range lists the
+	// locations in the order it first uses them: taking the lists range by
+	// range numbers the locations as one pass would. Then the samples'
+	// locations are renumbered.
+	firstUse := make([][]int32, parts)
+	forEachRange := func(f func(part, lo, hi int)) {
+		if parts == 1 {
+			f(0, 0, len(refs))
+			return
+		}
+		var wg sync.WaitGroup
+		for part := range parts {
+			lo, hi := len(refs)*part/parts, len(refs)*(part+1)/parts
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f(part, lo, hi)
+			}()
+		}
+		wg.Wait()
+	}
+	forEachRange(func(part, lo, hi int) {
+		seen := make([]bool, len(locID))
+		var first []int32
+		ids := make([]uint64, 0, 16*(hi-lo)) // CPU stacks are ~15 deep
+		ends := make([]int, hi-lo)
+		for i := lo; i < hi; i++ {
+			locs := arenas[refs[i].arena]
+			for k := refs[i].start; locs[k] != -1; k = nextInStack(locs, k) {
+				l := locs[k]
+				if !seen[l] {
+					seen[l] = true
+					first = append(first, l)
+				}
+				ids = append(ids, uint64(l))
+			}
+			ends[i-lo] = len(ids)
+		}
+		start := 0
+		for i := lo; i < hi; i++ {
+			end := ends[i-lo]
+			sampleMsg[i].LocationId = ids[start:end:end]
+			sampleMsg[i].Value = values[i : i+1 : i+1]
+			samplePtr[i] = &sampleMsg[i]
+			start = end
+		}
+		firstUse[part] = first
+	})
+	var locOrder []int32
+	for _, first := range firstUse {
+		for _, l := range first {
+			if locID[l] == 0 {
+				locOrder = append(locOrder, l)
+				locID[l] = uint64(len(locOrder))
+			}
+		}
+	}
+	forEachRange(func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ids := sampleMsg[i].LocationId
+			for j, l := range ids {
+				ids[j] = locID[l]
+			}
+		}
+	})
+	return locOrder
 }
 
 // emit renumbers everything the samples reference densely from 1, in order
 // of first use, and builds the profile messages.
-func (b *ProfileBuilder) emit(stacks *stackTrie, samples []int32) *googlev1.Profile {
+func (b *ProfileBuilder) emit(arenas [][]int32, refs []sampleRef, values []int64) *googlev1.Profile {
 	// Every string the profile needs exists before the ID tables are made.
 	typeStrs := [...]int32{
 		b.str(""),
@@ -616,34 +822,9 @@ func (b *ProfileBuilder) emit(stacks *stackTrie, samples []int32) *googlev1.Prof
 	periodType := &googlev1.ValueType{Type: str(typeStrs[3]), Unit: str(typeStrs[4])}
 
 	// Samples, and the order in which locations are first used.
-	var (
-		locOrder  []int32
-		depthSum  int
-		sampleMsg = make([]googlev1.Sample, len(samples))
-		samplePtr = make([]*googlev1.Sample, len(samples))
-		values    = make([]int64, len(samples))
-	)
-	for _, s := range samples {
-		for n := s; n > 0; n = stacks.parent[n] {
-			depthSum++
-		}
-	}
-	locIDs := make([]uint64, 0, depthSum)
-	for i, s := range samples {
-		start := len(locIDs)
-		for n := s; n > 0; n = stacks.parent[n] {
-			l := stacks.loc[n]
-			if locID[l] == 0 {
-				locOrder = append(locOrder, l)
-				locID[l] = uint64(len(locOrder))
-			}
-			locIDs = append(locIDs, locID[l])
-		}
-		values[i] = stacks.value[s]
-		sampleMsg[i].LocationId = locIDs[start:len(locIDs):len(locIDs)]
-		sampleMsg[i].Value = values[i : i+1 : i+1]
-		samplePtr[i] = &sampleMsg[i]
-	}
+	sampleMsg := make([]googlev1.Sample, len(refs))
+	samplePtr := make([]*googlev1.Sample, len(refs))
+	locOrder := b.emitSamples(arenas, refs, values, sampleMsg, samplePtr, locID)
 
 	// Locations, with functions and mappings in order of first use.
 	var (

@@ -3,6 +3,8 @@ package flamegraph
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"slices"
+	"sync"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
@@ -17,11 +19,20 @@ import (
 //   - hash[i] is a hash of the content of the whole stack ending at node i
 //     (0 for a chunk root), equal for equal stacks of any partition, so a
 //     query finds the profile stack of a sample without walking the
-//     partition's tree. Stacks with equal hashes are compared exactly.
+//     partition's tree. Stacks with equal hashes are compared exactly;
+//   - shardOf[i] is the low half of the hash of the stack's first
+//     shardDepth locations from the root (all of them in a shorter stack):
+//     it picks the builder's shard for the stack, so that stacks that
+//     share a parent chain below that depth go to the same shard, which
+//     then compares the chain once;
+//   - usedLocs are the locations some node uses, ascending (the symbol
+//     tables of meta v2 blocks are shared by all partitions of the block).
 type pprofStacks struct {
-	locKey  []string
-	locHash []uint64
-	hash    []uint64
+	locKey   []string
+	locHash  []uint64
+	hash     []uint64
+	shardOf  []uint32
+	usedLocs []int32
 
 	// What it was built from, to catch a partition that changed.
 	nodes, locations, functions, mappings, strs int
@@ -29,6 +40,11 @@ type pprofStacks struct {
 }
 
 var pprofStackSeed = maphash.MakeSeed()
+
+// shardDepth is how many root-side locations of a stack pick its shard:
+// deep enough that the stacks of real profiles spread over many prefixes,
+// shallow enough that most of a stack's chain is shared within a shard.
+const shardDepth = 4
 
 func (ps *pprofStacks) matches(p *symdb.Partition) bool {
 	var parents0 *int32
@@ -92,11 +108,14 @@ func buildPprofStacks(p *symdb.Partition) *pprofStacks {
 		ps.locKey[li] = string(key)
 		locHash[li] = maphash.Bytes(pprofStackSeed, key)
 	}
+	ps.shardOf = make([]uint32, n)
+	depth := make([]uint8, n) // capped at shardDepth+1
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
 		if par < 0 {
 			continue
 		}
+		depth[i] = min(depth[par]+1, shardDepth+1)
 		h := ps.hash[par]*0x9E3779B97F4A7C15 + locHash[p.NodeLocations[i]]
 		// splitmix64 finalizer.
 		h ^= h >> 30
@@ -105,6 +124,22 @@ func buildPprofStacks(p *symdb.Partition) *pprofStacks {
 		h *= 0x94d049bb133111eb
 		h ^= h >> 31
 		ps.hash[i] = h
+		if depth[i] <= shardDepth {
+			ps.shardOf[i] = uint32(h)
+		} else {
+			ps.shardOf[i] = ps.shardOf[par]
+		}
+	}
+	used := make([]bool, len(p.Locations))
+	for i, par := range p.Parents {
+		if par >= 0 {
+			used[p.NodeLocations[i]] = true
+		}
+	}
+	for li, u := range used {
+		if u {
+			ps.usedLocs = append(ps.usedLocs, int32(li))
+		}
 	}
 	return ps
 }
@@ -122,33 +157,115 @@ func partitionPprofStacks(p *symdb.Partition) *pprofStacks {
 	return ps
 }
 
-// fastState is the builder's state for addPartitionFast: the stack nodes
-// that carry values by stack hash, and the locations by content hash.
+// fastState is the builder's state for addPartitionFast: the distinct
+// stacks with values, and the builder locations by content hash.
 type fastState struct {
-	samples hashIndex
-	locs    hashIndex
-	locKeys []string // builder location → its content key, "" if unknown
-
-	// Per-partition scratch: partition location → builder location and
-	// partition node → stack node, -1 unknown.
-	gloc []int32
-	gOf  []int32
-	path []int32
+	// shards hold the stacks, split by pprofStacks.shardOf so that each
+	// shard can be filled by a goroutine of its own. How many there are is
+	// fixed by the first partition added.
+	shards []stackShard
+	seq    uint32 // partitions added so far
+	locs   hashIndex
+	// locKeys[g] is the content key of builder location g, "" if unknown.
+	locKeys []string
+	// Per-partition scratch: partition location → builder location, and
+	// dealt[w][k] the nodes with values of the w-th range of nodes whose
+	// stacks go to shard k.
+	gloc  []int32
+	dealt [][][]dealtNode
 }
 
-// hashIndex maps 64-bit hashes to int32 values; a hash may have several
-// values. It is an open-addressing table over one flat slice whose slots
-// hold hash and value side by side, so a probe touches one cache line.
+// dealtNode is a partition node with a value, with what a shard needs of
+// it at hand: the shard reads its nodes in turn instead of picking them
+// out of the partition-sized arrays.
+type dealtNode struct {
+	hash  uint64 // pprofStacks.hash
+	value int64
+	node  int32
+}
+
+// reset empties fs, keeping its memory.
+func (fs *fastState) reset() {
+	fs.shards = fs.shards[:0]
+	fs.seq = 0
+	fs.locs.reset()
+	clear(fs.locKeys)
+	fs.locKeys = fs.locKeys[:0]
+}
+
+// stackShard holds the distinct location stacks with values that
+// pprofStacks.shardOf puts in one shard, as runs of builder locations in locs, leaf first.
+// A run ends with -1 where the stack ends, or with a link -(q+2) where
+// the rest of the stack is the one stored from position q on: the chain
+// that sibling stacks share is stored once, and no node is made for a
+// stack without a value of its own.
+type stackShard struct {
+	index hashIndex // stack hash → sample
+	locs  []int32
+	start []int32 // sample → position of its stack in locs
+	value []int64 // sample → summed value
+	// first[s] is partition sequence<<32 | node of the first value of
+	// sample s; it orders the samples of all shards as one builder adds
+	// them, whatever the number of shards.
+	first []uint64
+	total int64
+
+	// memo is per-partition scratch: partition node → a position in locs
+	// from which locs hold the node's stack, -1 unknown. Sibling stacks
+	// share their parents' chains, so most comparisons stop after a step.
+	memo []int32
+}
+
+// reset empties sh, keeping its memory.
+func (sh *stackShard) reset() {
+	sh.index.reset()
+	sh.locs = sh.locs[:0]
+	sh.start = sh.start[:0]
+	sh.value = sh.value[:0]
+	sh.first = sh.first[:0]
+	sh.total = 0
+}
+
+// hashIndex maps 64-bit hashes to dense int32 values (IDs); a hash may
+// have several values. It is an open-addressing table over one flat slice
+// whose slots hold value and hash side by side, so a probe touches one
+// cache line. The high bits of a hash choose its slot and the slot keeps
+// only its low 32 bits, which halves the table: callers compare every
+// candidate exactly. The whole hashes, for growing, are kept by value.
 type hashIndex struct {
-	slots []hashSlot
-	count int
-	shift uint8
+	slots  []hashSlot
+	hashes []uint64 // value → its hash
+	count  int
+	shift  uint8
+	sink   int32 // what touch loaded, so that the loads are kept
 }
 
 // hashSlot is one entry; val -1 marks an empty slot.
 type hashSlot struct {
-	key uint64
+	tag uint32 // the hash's low bits
 	val int32
+}
+
+// reset empties ix, keeping its memory.
+func (ix *hashIndex) reset() {
+	for i := range ix.slots {
+		ix.slots[i].val = -1
+	}
+	ix.hashes = ix.hashes[:0]
+	ix.count = 0
+}
+
+// touch loads the first slot of each node's hash, for find to have it
+// cached: the loads do not wait for each other as the lookups would.
+func (ix *hashIndex) touch(nodes []dealtNode) {
+	if ix.count == 0 {
+		return
+	}
+	var sink int32
+	for _, d := range nodes {
+		sink |= ix.slots[ix.slot(d.hash)].val
+	}
+	ix.sink += sink
 }
 
 func (ix *hashIndex) slot(h uint64) int {
@@ -162,8 +279,9 @@ func (ix *hashIndex) find(h uint64, f func(int32) bool) int32 {
 		return -1
 	}
 	mask := len(ix.slots) - 1
+	tag := uint32(h)
 	for i := ix.slot(h); ix.slots[i].val >= 0; i = (i + 1) & mask {
-		if s := ix.slots[i]; s.key == h && f(s.val) {
+		if s := ix.slots[i]; s.tag == tag && f(s.val) {
 			return s.val
 		}
 	}
@@ -175,12 +293,20 @@ func (ix *hashIndex) add(h uint64, v int32) {
 	if 2*(ix.count+1) > len(ix.slots) {
 		ix.grow()
 	}
+	for len(ix.hashes) <= int(v) {
+		ix.hashes = append(ix.hashes, 0)
+	}
+	ix.hashes[v] = h
+	ix.insert(h, v)
+}
+
+func (ix *hashIndex) insert(h uint64, v int32) {
 	mask := len(ix.slots) - 1
 	i := ix.slot(h)
 	for ix.slots[i].val >= 0 {
 		i = (i + 1) & mask
 	}
-	ix.slots[i] = hashSlot{key: h, val: v}
+	ix.slots[i] = hashSlot{tag: uint32(h), val: v}
 	ix.count++
 }
 
@@ -195,117 +321,203 @@ func (ix *hashIndex) grow() {
 	ix.count = 0
 	for _, s := range old {
 		if s.val >= 0 {
-			ix.add(s.key, s.val)
+			ix.insert(ix.hashes[s.val], s.val)
 		}
 	}
 }
 
 // addPartitionFast adds the selected positive values of p without
-// truncation. Only the nodes with a value are looked up, by stack hash; a
-// stack node is created for a value's stack (and the missing part of its
-// parent chain) only when no equal stack has carried a value before, so
-// every distinct stack with a value has exactly one node, as with
-// stackTrie.child. Parent chains may repeat stacks that carry no value;
-// Build only emits nodes with values.
+// truncation. Only the nodes with a value are looked up, by stack hash,
+// and compared with the stored stacks of equal hash; a stack is stored
+// when no equal stack has carried a value before, so every distinct stack
+// with a value is one sample. With several shards, each is filled by a
+// goroutine of its own while the caller's waits.
 func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, match []bool) {
 	ps := partitionPprofStacks(p)
 	fs := &b.fast
-	fs.gloc = resetMap(fs.gloc, len(p.Locations))
-	fs.gOf = resetMap(fs.gOf, len(p.Parents))
-	parents := p.Parents
-	for i, v := range nodeSelf {
-		if v <= 0 || parents[i] < 0 || (match != nil && !match[i]) {
+	if len(fs.shards) == 0 {
+		n := max(1, b.parallelism)
+		// Shards of an earlier profile are reused, buffers and all.
+		fs.shards = slices.Grow(fs.shards, n)[:n]
+		for k := range fs.shards {
+			fs.shards[k].reset()
+		}
+		fs.dealt = slices.Grow(fs.dealt, n)[:n]
+		for w := range fs.dealt {
+			fs.dealt[w] = slices.Grow(fs.dealt[w], n)[:n]
+		}
+	}
+	shards := len(fs.shards)
+	dealt := fs.dealt[:shards]
+	var gloc []int32
+	if shards == 1 {
+		deal(ps, p.Parents, nodeSelf, match, 0, len(nodeSelf), dealt[0])
+		gloc = b.fastLocations(p, ps)
+	} else {
+		// Goroutines deal a range of nodes each while the caller's
+		// goroutine interns the locations.
+		var wg sync.WaitGroup
+		for w := range dealt {
+			lo, hi := len(nodeSelf)*w/shards, len(nodeSelf)*(w+1)/shards
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				deal(ps, p.Parents, nodeSelf, match, lo, hi, dealt[w])
+			}()
+		}
+		gloc = b.fastLocations(p, ps)
+		wg.Wait()
+	}
+	seq := fs.seq
+	fs.seq++
+	var wg sync.WaitGroup
+	for k := 1; k < shards; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fs.shards[k].add(p, gloc, dealt, k, seq)
+		}()
+	}
+	fs.shards[0].add(p, gloc, dealt, 0, seq)
+	wg.Wait()
+}
+
+// deal empties dealt, then appends every node in [lo, hi) that has a
+// positive value and a stack that is not empty (and matches, with match)
+// to dealt[k], k being the shard of its stack, in ascending order.
+func deal(ps *pprofStacks, parents []int32, nodeSelf []int64, match []bool, lo, hi int, dealt [][]dealtNode) {
+	for k := range dealt {
+		dealt[k] = dealt[k][:0]
+	}
+	shards := uint32(len(dealt))
+	for i := lo; i < hi; i++ {
+		if nodeSelf[i] <= 0 || parents[i] < 0 || (match != nil && !match[i]) {
 			continue
 		}
-		g := b.fastValueNode(p, ps, int32(i))
-		b.stacks.value[g] += v
-		b.total += v
+		k := ps.shardOf[i] % shards
+		dealt[k] = append(dealt[k], dealtNode{hash: ps.hash[i], value: nodeSelf[i], node: int32(i)})
 	}
 }
 
-// fastLoc returns the builder location of partition location li.
-func (b *ProfileBuilder) fastLoc(p *symdb.Partition, ps *pprofStacks, li int32) int32 {
+// fastLocations returns the builder location of every location the nodes
+// of p use, interning the ones not seen before.
+func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []int32 {
 	fs := &b.fast
-	if g := fs.gloc[li]; g >= 0 {
-		return g
-	}
-	key, h := ps.locKey[li], ps.locHash[li]
-	g := fs.locs.find(h, func(g int32) bool { return fs.locKeys[g] == key })
-	if g < 0 {
-		g = b.location(p, li)
-		for len(fs.locKeys) <= int(g) {
-			fs.locKeys = append(fs.locKeys, "")
+	gloc := resetMap(fs.gloc, len(p.Locations))
+	for _, li := range ps.usedLocs {
+		key, h := ps.locKey[li], ps.locHash[li]
+		g := fs.locs.find(h, func(g int32) bool { return fs.locKeys[g] == key })
+		if g < 0 {
+			if b.slowLocs {
+				g = b.location(p, li)
+			} else {
+				g = b.appendLocation(p, li)
+			}
+			for len(fs.locKeys) <= int(g) {
+				fs.locKeys = append(fs.locKeys, "")
+			}
+			if fs.locKeys[g] == "" {
+				fs.locKeys[g] = key
+				fs.locs.add(h, g)
+			}
 		}
-		if fs.locKeys[g] == "" {
-			fs.locKeys[g] = key
-			fs.locs.add(h, g)
-		}
+		gloc[li] = g
 	}
-	fs.gloc[li] = g
-	return g
+	fs.gloc = gloc
+	return gloc
 }
 
-// fastSame reports whether the stack of partition node i equals that of
-// stack node g; if so, the partition nodes walked are mapped to the stack
-// nodes they equal.
-func (b *ProfileBuilder) fastSame(p *symdb.Partition, ps *pprofStacks, i, g int32) bool {
-	fs := &b.fast
-	parents := p.Parents
-	st := &b.stacks
-	n, c := i, g
-	for {
-		if fs.gOf[n] == c {
-			break
+// add adds the values of the nodes of p dealt to shard k, dealt[w][k] for
+// every w in turn (see deal); seq numbers the partition among those added.
+func (sh *stackShard) add(p *symdb.Partition, gloc []int32, dealt [][][]dealtNode, k int, seq uint32) {
+	sh.memo = resetMap(sh.memo, len(p.Parents))
+	for w := range dealt {
+		sh.addNodes(p, gloc, dealt[w][k], seq)
+	}
+}
+
+func (sh *stackShard) addNodes(p *symdb.Partition, gloc []int32, nodes []dealtNode, seq uint32) {
+	// Batches: the table slots of a batch are loaded first, the loads
+	// being independent of each other, so that their cache misses overlap.
+	const batch = 16
+	for len(nodes) > 0 {
+		todo := nodes[:min(batch, len(nodes))]
+		nodes = nodes[len(todo):]
+		sh.index.touch(todo)
+		for _, d := range todo {
+			i := d.node
+			s := sh.index.find(d.hash, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
+			if s < 0 {
+				s = sh.store(p, gloc, i, d.hash, uint64(seq)<<32|uint64(i))
+			}
+			sh.value[s] += d.value
+			sh.total += d.value
 		}
-		if c <= 0 || b.fastLoc(p, ps, p.NodeLocations[n]) != st.loc[c] {
+	}
+}
+
+// stackLink is the entry of locs that continues a stack at position q.
+func stackLink(q int32) int32 { return -q - 2 }
+
+// nextInStack returns the position of the location after the one at k,
+// following a link; its entry is -1 where the stack ends.
+func nextInStack(locs []int32, k int32) int32 {
+	k++
+	if e := locs[k]; e < -1 {
+		k = -e - 2
+	}
+	return k
+}
+
+// same reports whether the stack of partition node i is the one stored
+// from position pos of sh.locs, and remembers the nodes walked if so.
+func (sh *stackShard) same(p *symdb.Partition, gloc []int32, i, pos int32) bool {
+	parents, nodeLocs := p.Parents, p.NodeLocations
+	memo, locs := sh.memo, sh.locs
+	for n, k := i, pos; memo[n] != k; {
+		if locs[k] != gloc[nodeLocs[n]] {
 			return false
 		}
-		n, c = parents[n], st.parent[c]
-		if parents[n] < 0 { // n is a chunk root: the empty stack
-			if c != 0 {
+		n, k = parents[n], nextInStack(locs, k)
+		if parents[n] < 0 { // n is a chunk root: the stack ends here
+			if locs[k] != -1 {
 				return false
 			}
 			break
 		}
 	}
-	// Remember the walked nodes.
-	for n, c := i, g; parents[n] >= 0 && fs.gOf[n] != c; n, c = parents[n], st.parent[c] {
-		fs.gOf[n] = c
+	for n, k := i, pos; parents[n] >= 0 && memo[n] != k; n, k = parents[n], nextInStack(locs, k) {
+		memo[n] = k
 	}
 	return true
 }
 
-// fastValueNode returns the stack node that carries the values of the
-// stack of partition node i, creating it if needed.
-func (b *ProfileBuilder) fastValueNode(p *symdb.Partition, ps *pprofStacks, i int32) int32 {
-	fs := &b.fast
-	h := ps.hash[i]
-	if g := fs.samples.find(h, func(g int32) bool { return b.fastSame(p, ps, i, g) }); g >= 0 {
-		return g
-	}
-	// A new stack with a value: the part of its parent chain not mapped
-	// yet is made anew (stacks without values may repeat), then the node.
-	parents := p.Parents
-	path := fs.path[:0]
-	path = append(path, i)
-	for n := parents[i]; parents[n] >= 0 && fs.gOf[n] < 0; n = parents[n] {
-		path = append(path, n)
-	}
-	st := &b.stacks
-	for k := len(path) - 1; k >= 0; k-- {
-		n := path[k]
-		gp := int32(0)
-		if par := parents[n]; parents[par] >= 0 {
-			gp = fs.gOf[par]
+// store adds the stack of partition node i as a new sample and returns
+// it. Where a parent's stack is stored already, the run links to it.
+func (sh *stackShard) store(p *symdb.Partition, gloc []int32, i int32, h, first uint64) int32 {
+	parents, nodeLocs := p.Parents, p.NodeLocations
+	memo := sh.memo
+	pos := int32(len(sh.locs))
+	locs := sh.locs
+	n := i
+	for {
+		memo[n] = int32(len(locs))
+		locs = append(locs, gloc[nodeLocs[n]])
+		n = parents[n]
+		if parents[n] < 0 {
+			locs = append(locs, -1)
+			break
 		}
-		g := int32(len(st.parent))
-		st.parent = append(st.parent, gp)
-		st.loc = append(st.loc, b.fastLoc(p, ps, p.NodeLocations[n]))
-		st.value = append(st.value, 0)
-		fs.gOf[n] = g
+		if m := memo[n]; m >= 0 {
+			locs = append(locs, stackLink(m))
+			break
+		}
 	}
-	fs.path = path
-	g := fs.gOf[i]
-	fs.samples.add(h, g)
-	return g
+	sh.locs = locs
+	s := int32(len(sh.start))
+	sh.start = append(sh.start, pos)
+	sh.value = append(sh.value, 0)
+	sh.first = append(sh.first, first)
+	sh.index.add(h, s)
+	return s
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -144,20 +143,69 @@ func (s *Service) mergeInto(trees []*flamegraph.Tree) *flamegraph.Tree {
 // collectStackValues sums the sample values of the profiles q selects per
 // stack-trace node, one stackValues per block that had any.
 func (s *Service) collectStackValues(ctx context.Context, tenant string, q selectQuery) ([]*stackValues, error) {
+	var values []*stackValues
+	err := s.streamStackValues(ctx, tenant, q, func(v *stackValues) error {
+		values = append(values, v)
+		return nil
+	})
+	return values, err
+}
+
+// streamStackValues is collectStackValues handing each block's sums to
+// use as soon as the block and every block before it are read, so that
+// the caller's work on the first blocks overlaps the reading of the next.
+// use is called on the caller's goroutine, in plan order; when it fails,
+// the scan is stopped and its error returned.
+func (s *Service) streamStackValues(ctx context.Context, tenant string, q selectQuery, use func(*stackValues) error) error {
 	if q.empty {
-		return nil, nil
+		return nil
 	}
 	plan := planBlocks(s.blocks.Blocks(tenant, q.start, q.end))
 	values := make([]*stackValues, len(plan.blocks))
-	err := s.forEachProfile(ctx, plan, q, scanOptions{columns: blockreader.ColumnSamples | blockreader.ColumnPartition},
-		func(i int, b *bucket.Block, _ *blockSeries) rowVisitor {
+	scanned := make([]chan struct{}, len(plan.blocks))
+	for i := range scanned {
+		scanned[i] = make(chan struct{})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	scanErr := make(chan error, 1)
+	go func() {
+		opts := scanOptions{
+			columns: blockreader.ColumnSamples | blockreader.ColumnPartition,
+			scanned: func(i int) { close(scanned[i]) },
+		}
+		scanErr <- s.forEachProfile(ctx, plan, q, opts, func(i int, b *bucket.Block, _ *blockSeries) rowVisitor {
 			values[i] = newStackValues(ctx, b, &s.sums)
 			return func(row *blockreader.ProfileRow, _ int) error { return values[i].add(row) }
 		})
-	if err != nil {
-		return nil, err
+	}()
+	finished := false // scanErr has been received, and was nil
+	for i := range values {
+		if !finished {
+			select {
+			case <-scanned[i]:
+			case err := <-scanErr:
+				if err != nil {
+					return err
+				}
+				finished = true
+			}
+		}
+		if values[i] == nil {
+			continue
+		}
+		if err := use(values[i]); err != nil {
+			if !finished {
+				cancel()
+				<-scanErr
+			}
+			return err
+		}
 	}
-	return slices.DeleteFunc(values, func(v *stackValues) bool { return v == nil }), nil
+	if !finished {
+		return <-scanErr
+	}
+	return nil
 }
 
 // SelectMergeProfile merges the selected profiles into one pprof profile.
@@ -179,9 +227,11 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 		return nil, err
 	}
 	pt := q.profileType
-	b := flamegraph.NewProfileBuilder(flamegraph.ProfileTypeInfo{
+	b := s.profileBuilder(flamegraph.ProfileTypeInfo{
 		Name: pt.Name, SampleType: pt.SampleType, SampleUnit: pt.SampleUnit, PeriodType: pt.PeriodType, PeriodUnit: pt.PeriodUnit,
 	}, m.Start, m.End)
+	// The profile built shares no memory with the builder.
+	defer s.profiles.Put(b)
 	if sts := m.GetStackTraceSelector(); sts != nil {
 		if pgo := sts.GetGoPgo(); pgo != nil {
 			b.SetGoPGO(&flamegraph.GoPGO{KeepLocations: pgo.KeepLocations, AggregateCallees: pgo.AggregateCallees})
@@ -198,22 +248,23 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 	// are merged without further truncation. A sub-range without samples
 	// adds neither time nor duration.
 	b.SetMaxNodes(maxNodes)
+	b.SetParallelism(s.parallelism())
 	var timeNanos, durationNanos int64
 	for _, r := range frontendSubRanges(q.start, q.end) {
 		sub := q
 		sub.start, sub.end = r[0], r[1]
-		values, err := s.collectStackValues(ctx, tenant, sub)
-		if err != nil {
-			return nil, err
-		}
 		before := b.Total()
-		for _, v := range values {
+		err := s.streamStackValues(ctx, tenant, sub, func(v *stackValues) error {
+			defer v.release()
 			for _, pv := range v.sorted() {
 				if err := b.AddPartition(pv.part, pv.self); err != nil {
-					return nil, wrapBlock(v.block, err)
+					return wrapBlock(v.block, err)
 				}
 			}
-			v.release()
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		if b.Total() != before {
 			if t := sub.end * int64(time.Millisecond); timeNanos == 0 || t < timeNanos {

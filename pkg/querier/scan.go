@@ -80,6 +80,16 @@ type scanOptions struct {
 	columns blockreader.ProfileColumns
 	// withLabels decodes the label sets of the selected series.
 	withLabels bool
+	// scanned, if set, is called with a block's position in the plan once
+	// every row of the block has been visited without error. Blocks may
+	// finish in any order, and on any goroutine.
+	scanned func(i int)
+}
+
+func (o scanOptions) blockScanned(i int) {
+	if o.scanned != nil {
+		o.scanned(i)
+	}
 }
 
 // forEachProfile scans the profiles that q selects in the planned blocks.
@@ -98,6 +108,7 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 			}); err != nil {
 				return err
 			}
+			opts.blockScanned(i)
 		}
 		return nil
 	}
@@ -105,9 +116,14 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 	g.SetLimit(s.parallelism())
 	for i := range plan.blocks {
 		g.Go(func() error {
-			return s.scanBlock(gctx, plan.blocks[i], q, opts, nil, func(b *bucket.Block, series *blockSeries) rowVisitor {
+			err := s.scanBlock(gctx, plan.blocks[i], q, opts, nil, func(b *bucket.Block, series *blockSeries) rowVisitor {
 				return newVisitor(i, b, series)
 			})
+			if err != nil {
+				return err
+			}
+			opts.blockScanned(i)
+			return nil
 		})
 	}
 	return g.Wait()

@@ -41,6 +41,10 @@ type Service struct {
 	trees sync.Pool
 	// sums lends the per-partition sample sums of finished queries.
 	sums sumArrays
+	// profiles holds the builders of finished SelectMergeProfile queries:
+	// their tables of stacks, locations and strings are grown anew by
+	// every query otherwise.
+	profiles sync.Pool
 }
 
 // New returns a Service over blocks.
@@ -111,6 +115,16 @@ func (s *Service) blockTree() *flamegraph.Tree {
 		return t
 	}
 	return flamegraph.NewTree()
+}
+
+// profileBuilder returns a builder for a profile of type pt over
+// [startMs, endMs], reused when one is free.
+func (s *Service) profileBuilder(pt flamegraph.ProfileTypeInfo, startMs, endMs int64) *flamegraph.ProfileBuilder {
+	if b, ok := s.profiles.Get().(*flamegraph.ProfileBuilder); ok {
+		b.Reset(pt, startMs, endMs)
+		return b
+	}
+	return flamegraph.NewProfileBuilder(pt, startMs, endMs)
 }
 
 // releaseTree makes t available to later queries; t must not be used after.
