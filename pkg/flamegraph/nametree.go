@@ -143,7 +143,7 @@ func partitionNameTree(p *symdb.Partition, scratch *siblingIndex) *nameTree {
 type partitionScratch struct {
 	build             siblingIndex // for buildNameTree
 	self, total, kids []int64
-	dst, kept         []int32
+	dst, kept, cand   []int32
 	cut               cutScratch
 }
 
@@ -213,10 +213,12 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	for j := m - 1; j > 0; j-- {
 		total[parent[j]] += total[j]
 	}
-	minTotal := int64(1)
-	if maxNodes >= 1 && int64(m-1) > maxNodes {
-		minTotal = cutOff(total[1:], int(maxNodes), &sc.cut)
+	var k int
+	if maxNodes >= 1 {
+		k = int(min(maxNodes, int64(m)))
 	}
+	cand, minTotal := cutNodes(sc.cand[:0], total, k, &sc.cut)
+	sc.cand = cand
 
 	// dst[j] is the node of t that kept name node j went to. Under a cut,
 	// kids[j] sums the totals of j's kept children, so that what the cut
@@ -231,7 +233,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	kept := sc.kept[:0]
 	name := nt.name
 	ids := t.partitionNameIDs(nt)
-	for j := 1; j < m; j++ {
+	for _, j := range cand {
 		tj := total[j]
 		if tj < minTotal {
 			continue
@@ -242,7 +244,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 		t.self[c] += self[j]
 		if cut {
 			kids[par] += tj
-			kept = append(kept, int32(j))
+			kept = append(kept, j)
 		}
 	}
 	if cut {

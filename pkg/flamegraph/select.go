@@ -65,25 +65,30 @@ func median3(a, b, c int64) int64 {
 	return b
 }
 
-// cutScratch is the scratch space of cutOff, reused between calls.
+// cutScratch is the scratch space of cutNodes, reused between calls.
 type cutScratch struct {
 	sample, near []int64
 	hist         totalHistogram
 }
 
-// cutSample is how many totals cutOff samples.
+// cutSample is how many totals cutNodes samples.
 const cutSample = 4096
 
-// cutOff returns the k-th largest of totals (k ≥ 1), duplicates counted,
-// or 1 when fewer than k of them are positive: the smallest total a node
-// needs to be kept. It selects among the totals near the cut-off only,
-// found from an evenly spaced sample of the totals, or, when the sample
+// cutNodes returns the nodes j ≥ 1 of a tree that may survive a cut to k
+// nodes, ascending, appended to cand, and the cut-off: the k-th largest of
+// total[1:], duplicates counted, or 1 when fewer than k totals are positive
+// (or k < 1): the smallest total a node needs to be kept. The nodes whose
+// total reaches the cut-off are all among those returned.
+//
+// Only the totals near the cut-off are selected among: a floor below it
+// comes from an evenly spaced sample of the totals or, when the sample
 // misled it, from a histogram of them all.
-func cutOff(totals []int64, k int, sc *cutScratch) int64 {
-	n := len(totals)
-	if n < k {
-		return 1
+func cutNodes(cand []int32, total []int64, k int, sc *cutScratch) ([]int32, int64) {
+	n := len(total) - 1
+	if k < 1 || n < k {
+		return nodesFrom(cand, total, 1), 1
 	}
+	totals := total[1:]
 	floor := int64(1)
 	if n > 4*cutSample {
 		// The rank the k-th largest has in the sample, lowered by a
@@ -101,31 +106,39 @@ func cutOff(totals []int64, k int, sc *cutScratch) int64 {
 			floor = max(floor, kthLargest(sample, r))
 		}
 	}
-	near := gatherFrom(sc.near[:0], totals, floor)
-	if len(near) < k && floor > 1 {
+	start := len(cand)
+	cand = nodesFrom(cand, total, floor)
+	if len(cand)-start < k && floor > 1 {
 		h := &sc.hist
 		clear(h[:])
 		for _, v := range totals {
 			h[bucketOf(v)]++
 		}
-		near = gatherFrom(near[:0], totals, h.floorOfKth(k))
+		cand = nodesFrom(cand[:start], total, h.floorOfKth(k))
+	}
+	if len(cand)-start < k {
+		return cand, 1
+	}
+	near := sc.near[:0]
+	for _, j := range cand[start:] {
+		near = append(near, total[j])
 	}
 	sc.near = near
-	if len(near) < k {
-		return 1
-	}
-	return kthLargest(near, k)
+	return cand, kthLargest(near, k)
 }
 
-// gatherFrom appends the totals of at least floor to dst. It writes every
-// total and advances past those it keeps, as which ones pass is too random
-// for a branch to predict.
-func gatherFrom(dst, totals []int64, floor int64) []int64 {
+// nodesFrom appends to dst the nodes j ≥ 1 whose total is at least floor.
+// It writes every node and advances past those it keeps, as which ones
+// pass is too random for a branch to predict.
+func nodesFrom(dst []int32, total []int64, floor int64) []int32 {
+	if len(total) < 2 {
+		return dst
+	}
 	n := len(dst)
-	dst = slices.Grow(dst, len(totals))[:n+len(totals)]
-	for _, v := range totals {
-		dst[n] = v
-		if v >= floor {
+	dst = slices.Grow(dst, len(total)-1)[:n+len(total)-1]
+	for j := 1; j < len(total); j++ {
+		dst[n] = int32(j)
+		if total[j] >= floor {
 			n++
 		}
 	}

@@ -78,7 +78,7 @@ func TestFloorOfKth(t *testing.T) {
 	}
 }
 
-func TestCutOff(t *testing.T) {
+func TestCutNodes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	want := func(totals []int64, k int) int64 {
 		positive := 0
@@ -87,7 +87,7 @@ func TestCutOff(t *testing.T) {
 				positive++
 			}
 		}
-		if positive < k {
+		if k < 1 || positive < k {
 			return 1
 		}
 		return kthLargest(slices.Clone(totals), k)
@@ -95,8 +95,26 @@ func TestCutOff(t *testing.T) {
 	var sc cutScratch
 	check := func(name string, totals []int64, k int) {
 		t.Helper()
-		if got, w := cutOff(slices.Clone(totals), k, &sc), want(totals, k); got != w {
+		// The totals are those of nodes 1.., after the root's.
+		total := append([]int64{1 << 62}, totals...)
+		cand, got := cutNodes([]int32{-7}, total, k, &sc)
+		if w := want(totals, k); got != w {
 			t.Fatalf("%s: %d totals, k %d: cut-off %d, want %d", name, len(totals), k, got, w)
+		}
+		if cand[0] != -7 || !slices.IsSorted(cand[1:]) {
+			t.Fatalf("%s: candidates not appended in order", name)
+		}
+		listed := map[int32]bool{}
+		for _, j := range cand[1:] {
+			if j < 1 || listed[j] {
+				t.Fatalf("%s: candidate %d is the root or listed twice", name, j)
+			}
+			listed[j] = true
+		}
+		for j := 1; j < len(total); j++ {
+			if total[j] >= got && total[j] > 0 && !listed[int32(j)] {
+				t.Fatalf("%s: node %d reaches the cut-off %d but is not a candidate", name, j, got)
+			}
 		}
 	}
 	for i := range 200 {
@@ -143,4 +161,5 @@ func TestCutOff(t *testing.T) {
 		}
 	}
 	check("sample of zeros only", misleading, k)
+	check("no budget", misleading, 0)
 }
