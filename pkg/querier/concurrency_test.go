@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -76,4 +77,43 @@ func TestConcurrentQueries(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestMergeDoesNotDependOnWorkers merges the medium blocks with one to four
+// cores, which deal the blocks to different trees in different orders, and
+// checks the flame graph and the tree bytes are the same every time.
+func TestMergeDoesNotDependOnWorkers(t *testing.T) {
+	blocks := loadBlocks(t, "medium", DefaultTenant)
+	svc := New(Config{MaxSeriesPoints: 1e6}, staticBlocks{DefaultTenant: blocks}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := WithTenant(context.Background(), DefaultTenant)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var want []proto.Message
+	for procs := 1; procs <= 4; procs++ {
+		runtime.GOMAXPROCS(procs)
+		var got []proto.Message
+		for _, maxNodes := range []int64{0, 64, 1024} {
+			for _, format := range []querierv1.ProfileFormat{querierv1.ProfileFormat_PROFILE_FORMAT_FLAMEGRAPH, querierv1.ProfileFormat_PROFILE_FORMAT_TREE} {
+				req := &querierv1.SelectMergeStacktracesRequest{
+					ProfileTypeID: cpuType, LabelSelector: "{}", Start: mediumStart, End: mediumEnd, Format: format,
+				}
+				if maxNodes > 0 {
+					req.MaxNodes = &maxNodes
+				}
+				r, err := svc.SelectMergeStacktraces(ctx, connect.NewRequest(req))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r.Msg)
+			}
+		}
+		if want == nil {
+			want = got
+			continue
+		}
+		for i := range got {
+			if !proto.Equal(got[i], want[i]) {
+				t.Errorf("%d cores: answer %d differs from one core's", procs, i)
+			}
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -305,27 +306,32 @@ func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQue
 		return s.truncate(s.truncate(t, maxNodes), maxNodes), nil
 	}
 
-	// Each core reads every workers-th block and adds its partitions to a
-	// tree of its own, block after block, so that only a block's sums per
-	// stack are held at a time; the cores' trees are merged at the end.
-	// The blocks are dealt out in a fixed way, so that equal queries
-	// build equal trees.
+	// Each core takes the next block not taken yet, reads it and adds its
+	// partitions to a tree of its own, so that only a block's sums per
+	// stack are held at a time and a core that is done early takes more;
+	// the cores' trees are merged at the end. Which tree a block went to
+	// changes nothing in the answer: trees merge by name, and the layouts
+	// order children by name.
 	workers := min(max(1, s.parallelism()), len(plan.blocks))
 	if workers == 0 {
 		return s.blockTree(), nil
 	}
 	trees := make([]*flamegraph.Tree, workers)
+	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range trees {
 		t := s.blockTree()
 		trees[w] = t
 		g.Go(func() error {
-			for i := w; i < len(plan.blocks); i += workers {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(plan.blocks) {
+					return nil
+				}
 				if err := m.addBlock(gctx, t, plan.blocks[i], nil); err != nil {
 					return err
 				}
 			}
-			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
