@@ -703,3 +703,37 @@ func TestNameTreeIsSized(t *testing.T) {
 		t.Errorf("partition of %d bytes with a name tree of %d: SizeBytes %d, want %d", before, nt.SizeBytes(), got, want)
 	}
 }
+
+// Merging reused trees goes through name tables kept from earlier merges;
+// the answers must be those of fresh trees, also after a tree's names
+// were dropped and its name IDs mean other names.
+func TestMergeReusedTrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	a, b := NewTree(), NewTree()
+	for i := range 30 {
+		sa := randomStacks(rng, 1+rng.IntN(30), 1+rng.IntN(5), 1+rng.IntN(15), i%4 == 0)
+		sb := randomStacks(rng, 1+rng.IntN(30), 1+rng.IntN(5), 1+rng.IntN(15), false)
+		if i%7 == 3 {
+			// b's name IDs now stand for other names than a knows.
+			b.dropNames()
+			sb = append(sb, stackValue{fmt.Sprintf("renamed%d;x", i), 1})
+		}
+		for _, s := range sa {
+			a.InsertStack(s.value, strings.Split(s.stack, ";")...)
+		}
+		for _, s := range sb {
+			b.InsertStack(s.value, strings.Split(s.stack, ";")...)
+		}
+		want := treeOf(append(slices.Clone(sa), sb...)...)
+		a.Merge(b)
+		if g, w := treeDump(a), treeDump(want); !slices.Equal(g, w) {
+			t.Fatalf("case %d: merged %v, want %v", i, g, w)
+		}
+		cut := a.TruncateTo(NewTree(), 5)
+		if g, w := treeDump(cut), treeDump(want.Truncate(5)); !slices.Equal(g, w) {
+			t.Fatalf("case %d: cut %v, want %v", i, g, w)
+		}
+		a.Reset()
+		b.Reset()
+	}
+}

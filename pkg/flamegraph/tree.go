@@ -40,6 +40,11 @@ type Tree struct {
 	// the name trees alive), and keeps names[:keptNames], copied.
 	partitionNames map[weak.Pointer[nameTree]][]int32
 	keptNames      int
+	// namesGen changes whenever the name table is emptied: name IDs are
+	// stable as long as it does not. translations[src] holds t's name IDs
+	// for the names of another tree (see nameIDsOf).
+	namesGen     uint64
+	translations map[weak.Pointer[Tree]]*nameTranslation
 
 	// Scratch reused by AddPartition.
 	pscratch partitionScratch
@@ -150,23 +155,54 @@ func (t *Tree) Merge(other *Tree) {
 	}
 	t.init()
 	n := len(other.parent)
-	nameMap := make([]int32, len(other.names))
-	for i := range nameMap {
-		nameMap[i] = -1
-	}
+	ids := t.nameIDsOf(other)
 	nodeMap := make([]int32, n)
 	for j := 1; j < n; j++ {
 		on := other.name[j]
-		name := nameMap[on]
-		if name < 0 {
-			name = t.intern(other.names[on])
-			nameMap[on] = name
-		}
+		name := t.translate(other, ids, on)
 		c := t.child(nodeMap[other.parent[j]], name)
 		nodeMap[j] = c
 		t.self[c] += other.self[j]
 	}
 	t.dirty = true
+}
+
+// nameTranslation is t's table of name IDs for another tree's names:
+// entry k is 1 + t's name ID of the other tree's name k, 0 while unknown,
+// valid while neither tree's name table is emptied.
+type nameTranslation struct {
+	srcGen, dstGen uint64
+	ids            []int32
+}
+
+// nameIDsOf returns t's table of name IDs for the names of src (see
+// nameTranslation). Reused trees keep their names, so a table made for one
+// merge serves the next merge of the same two trees.
+func (t *Tree) nameIDsOf(src *Tree) []int32 {
+	key := weak.Make(src)
+	tr := t.translations[key]
+	if tr == nil || tr.srcGen != src.namesGen || tr.dstGen != t.namesGen {
+		if t.translations == nil {
+			t.translations = make(map[weak.Pointer[Tree]]*nameTranslation)
+		}
+		tr = &nameTranslation{srcGen: src.namesGen, dstGen: t.namesGen}
+		t.translations[key] = tr
+	}
+	if n := len(src.names); len(tr.ids) < n {
+		tr.ids = append(tr.ids, make([]int32, n-len(tr.ids))...)
+	}
+	return tr.ids
+}
+
+// translate returns t's name ID for name k of src; ids is
+// t.nameIDsOf(src).
+func (t *Tree) translate(src *Tree, ids []int32, k int32) int32 {
+	if id := ids[k]; id > 0 {
+		return id - 1
+	}
+	id := t.intern(src.names[k])
+	ids[k] = id + 1
+	return id
 }
 
 // computeTotals makes total valid: each node's self plus its children's

@@ -51,10 +51,7 @@ const maxKeptNames = 1 << 18
 // they do not hold on to the memory of the partitions they came from.
 func (t *Tree) Reset() {
 	if len(t.names) > maxKeptNames {
-		t.names = t.names[:0]
-		t.nameIDs = nil
-		t.keptNames = 0
-		clear(t.partitionNames)
+		t.dropNames()
 	}
 	if t.nameIDs == nil {
 		t.nameIDs = make(map[string]int32)
@@ -70,6 +67,11 @@ func (t *Tree) Reset() {
 			delete(t.partitionNames, nt)
 		}
 	}
+	for src := range t.translations {
+		if src.Value() == nil {
+			delete(t.translations, src)
+		}
+	}
 	t.parent = append(t.parent[:0], -1)
 	t.name = append(t.name[:0], -1)
 	t.self = append(t.self[:0], 0)
@@ -79,6 +81,17 @@ func (t *Tree) Reset() {
 	// The name-tree build scratch is megabytes and only needed while
 	// partitions are new; a tree kept for reuse does not hold it.
 	t.pscratch.build = siblingIndex{}
+}
+
+// dropNames empties the name table of a tree without nodes, and every
+// table of name IDs that refers to it.
+func (t *Tree) dropNames() {
+	t.names = t.names[:0]
+	t.nameIDs = make(map[string]int32)
+	t.keptNames = 0
+	t.namesGen++
+	clear(t.partitionNames)
+	clear(t.translations)
 }
 
 // Truncate returns the tree cut to maxNodes nodes the way Pyroscope's tree
@@ -123,10 +136,7 @@ func (t *Tree) mergeTruncated(src *Tree, maxNodes int64, keepOther bool) {
 		otherID = src.lookupName(otherName)
 	}
 	n := len(src.parent)
-	nameMap := make([]int32, len(src.names))
-	for i := range nameMap {
-		nameMap[i] = -1
-	}
+	ids := t.nameIDsOf(src)
 	// nodeMap[j] is the node of t that src node j went to, -1 if dropped.
 	nodeMap := make([]int32, n)
 	dropped := make([]int64, n) // per kept src node: its dropped children
@@ -143,11 +153,7 @@ func (t *Tree) mergeTruncated(src *Tree, maxNodes int64, keepOther bool) {
 			dropped[par] += src.total[j]
 			continue
 		}
-		name := nameMap[sn]
-		if name < 0 {
-			name = t.intern(src.names[sn])
-			nameMap[sn] = name
-		}
+		name := t.translate(src, ids, sn)
 		c := t.child(dst, name)
 		nodeMap[j] = c
 		t.self[c] += src.self[j]
