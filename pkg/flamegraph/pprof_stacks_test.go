@@ -119,3 +119,28 @@ func TestPprofStacksIsSized(t *testing.T) {
 		t.Errorf("partition of %d bytes with pprof stacks of %d: SizeBytes %d, want %d", before, ps.SizeBytes(), got, want)
 	}
 }
+
+// A builder's size counts what a profile grew and Reset keeps, and Reset
+// lets go of the partitions added.
+func TestProfileBuilderSizeAndReset(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	b := NewProfileBuilder(pt, 0, 1)
+	empty := b.SizeBytes()
+	p, values := syntheticPartition(6000, 1)
+	if err := b.AddPartition(p, values); err != nil {
+		t.Fatal(err)
+	}
+	grown := b.SizeBytes()
+	if grown < empty+int64(len(p.Parents))*4 {
+		t.Errorf("a builder of %d bytes grew to %d adding a partition of %d nodes", empty, grown, len(p.Parents))
+	}
+	b.Reset(pt, 0, 1)
+	if got := b.SizeBytes(); got != grown {
+		t.Errorf("size %d after Reset, want the %d bytes it keeps", got, grown)
+	}
+	for g, src := range b.fast.locSrc[:cap(b.fast.locSrc)] {
+		if src.p != nil {
+			t.Fatalf("builder location %d still refers to a partition after Reset", g)
+		}
+	}
+}
