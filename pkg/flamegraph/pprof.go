@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
@@ -146,6 +147,8 @@ type ProfileBuilder struct {
 	slowLocs bool    // internLocation made a location
 	variant  []int32 // location → its callee-aggregated variant, -1 unknown
 	keyBuf   []byte
+	// mapBytesPeak is the most memory the maps above took (see SizeBytes).
+	mapBytesPeak int64
 
 	stacks stackTrie
 
@@ -185,6 +188,8 @@ func (b *ProfileBuilder) Reset(pt ProfileTypeInfo, startMs, endMs int64) {
 	b.timeNanos = endMs * 1_000_000
 	b.durationNanos = (endMs - startMs) * 1_000_000
 	b.total = 0
+	// Cleared maps keep their tables: SizeBytes counts what they held.
+	b.mapBytesPeak = max(b.mapBytesPeak, b.mapBytes())
 	b.callSite, b.pgo, b.maxNodes, b.parallelism = nil, nil, 0, 0
 	clear(b.strs)
 	b.strs = b.strs[:0]
@@ -200,6 +205,63 @@ func (b *ProfileBuilder) Reset(pt ProfileTypeInfo, startMs, endMs int64) {
 	b.variant = b.variant[:0]
 	b.stacks.reset()
 	b.fast.reset()
+}
+
+// SizeBytes estimates the memory b holds: its tables and scratch, which
+// Reset keeps. Strings are the partitions' and not counted; maps are
+// estimated from the most entries they held. A caller that keeps builders
+// between profiles can leave out the ones a large profile grew.
+func (b *ProfileBuilder) SizeBytes() int64 {
+	n := int64(unsafe.Sizeof(*b)) + max(b.mapBytes(), b.mapBytesPeak)
+	n += sliceBytes(b.strs) + sliceBytes(b.funcs) + sliceBytes(b.maps) + sliceBytes(b.locs) + sliceBytes(b.lines)
+	n += sliceBytes(b.variant) + sliceBytes(b.keyBuf)
+	n += sliceBytes(b.nodeMap) + sliceBytes(b.locMap) + sliceBytes(b.fnMap) + sliceBytes(b.mapMap)
+	n += sliceBytes(b.pathBuf) + sliceBytes(b.fnode)
+	n += b.stacks.sizeBytes() + b.fnTree.sizeBytes()
+	fs := &b.fast
+	n += sliceBytes(fs.shards) + fs.locs.sizeBytes() + sliceBytes(fs.locSrc) + sliceBytes(fs.gloc) + sliceBytes(fs.dealt)
+	for _, d := range fs.dealt {
+		n += sliceBytes(d)
+		for _, nodes := range d {
+			n += sliceBytes(nodes)
+		}
+	}
+	for i := range cap(fs.shards) {
+		sh := &fs.shards[:cap(fs.shards)][i]
+		n += sh.index.sizeBytes() + sliceBytes(sh.locs) + sliceBytes(sh.start) + sliceBytes(sh.value) + sliceBytes(sh.first) + sliceBytes(sh.memo)
+	}
+	return n
+}
+
+// mapBytes estimates the memory of b's maps as they are.
+func (b *ProfileBuilder) mapBytes() int64 {
+	n := mapBytes(b.strIDs) + mapBytes(b.funcIDs) + mapBytes(b.mapIDs) + mapBytes(b.locIDs)
+	for k := range b.locIDs {
+		n += int64(len(k)) // keys made by locationKey
+	}
+	return n
+}
+
+func (s *stackTrie) sizeBytes() int64 {
+	return sliceBytes(s.parent) + sliceBytes(s.loc) + sliceBytes(s.value) + sliceBytes(s.index.slots)
+}
+
+func (ix *hashIndex) sizeBytes() int64 {
+	return sliceBytes(ix.slots) + sliceBytes(ix.hashes)
+}
+
+// sliceBytes is the memory of s's backing array.
+func sliceBytes[T any](s []T) int64 {
+	var zero T
+	return int64(cap(s)) * int64(unsafe.Sizeof(zero))
+}
+
+// mapBytes estimates the memory of m: its entries and a word of overhead
+// each, with the table a third larger than its length.
+func mapBytes[K comparable, V any](m map[K]V) int64 {
+	var k K
+	var v V
+	return int64(len(m)) * (int64(unsafe.Sizeof(k)+unsafe.Sizeof(v)) + 8) * 4 / 3
 }
 
 // SetCallSite keeps only the stacks whose root-first frame names (inlined

@@ -3,8 +3,10 @@ package flamegraph
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
@@ -12,27 +14,39 @@ import (
 // pprofStacks is what the profile builder needs of a partition that
 // depends on the partition alone, so it is built once per partition and
 // kept with it (see partitionPprofStacks):
-//   - locKey[l] is the content of location l as the builder deduplicates
-//     it (mapping key, address, and for each line the function's content
-//     and the line number), so a query interns each location with a single
-//     map lookup instead of resolving its function and mapping;
-//   - hash[i] is a hash of the content of the whole stack ending at node i
-//     (0 for a chunk root), equal for equal stacks of any partition, so a
-//     query finds the profile stack of a sample without walking the
+//   - locHash[l] is a hash of the content of location l as the builder
+//     deduplicates it (see appendLocationKey), so a query interns each
+//     location with a single hash lookup; locations of equal hash are
+//     compared by content (sameLocation);
+//   - the stack hash of node i is a hash of the content of the whole
+//     stack ending at node i, equal for equal stacks of any partition, so
+//     a query finds the profile stack of a sample without walking the
 //     partition's tree. Stacks with equal hashes are compared exactly;
-//   - shardOf[i] is the low half of the hash of the stack's first
-//     shardDepth locations from the root (all of them in a shorter stack):
-//     it picks the builder's shard for the stack, so that stacks that
-//     share a parent chain below that depth go to the same shard, which
-//     then compares the chain once;
+//   - the shard of node i is the low half of the hash of the stack's
+//     first shardDepth locations from the root (all of them in a shorter
+//     stack): it picks the builder's shard for the stack, so that stacks
+//     that share a parent chain below that depth go to the same shard,
+//     which then compares the chain once;
 //   - usedLocs are the locations some node uses, ascending (the symbol
 //     tables of meta v2 blocks are shared by all partitions of the block).
+//
+// Stack hashes and shards are kept for the leaves of the partition's tree
+// only, the nodes that are no other node's parent: samples are nearly
+// always there (every one on the bench bucket), and leaves are an eighth
+// of the nodes. An inner node with a value has its hash computed from its
+// path (see stack).
 type pprofStacks struct {
-	locKey   []string
 	locHash  []uint64
-	hash     []uint64
-	shardOf  []uint32
 	usedLocs []int32
+
+	// leafBits has bit i set when node i is a leaf; leafRank[w] counts the
+	// leaves of the words before w, so that leaf i is number
+	// leafRank[i/64] + (leaves below i in its word) of leafHash and
+	// leafShard.
+	leafBits  []uint64
+	leafRank  []uint32
+	leafHash  []uint64
+	leafShard []uint32
 
 	// What it was built from, to catch a partition that changed.
 	nodes, locations, functions, mappings, strs int
@@ -45,6 +59,14 @@ var pprofStackSeed = maphash.MakeSeed()
 // deep enough that the stacks of real profiles spread over many prefixes,
 // shallow enough that most of a stack's chain is shared within a shard.
 const shardDepth = 4
+
+// SizeBytes is the memory ps holds beside its partition, for the partition
+// cache (symdb.Partition.Derived).
+func (ps *pprofStacks) SizeBytes() int64 {
+	return int64(unsafe.Sizeof(*ps)) +
+		8*int64(cap(ps.locHash)+cap(ps.leafBits)+cap(ps.leafHash)) +
+		4*int64(cap(ps.usedLocs)+cap(ps.leafRank)+cap(ps.leafShard))
+}
 
 func (ps *pprofStacks) matches(p *symdb.Partition) bool {
 	var parents0 *int32
@@ -61,11 +83,107 @@ func appendKeyString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// appendLocationKey appends the content of location li of p as the
+// builder deduplicates it: the mapping's key (size rounded up to 4 KiB,
+// file offset, build ID or else file name), the address, and for each
+// line the function's content and the line number. Equal content gives
+// equal keys and the encoding is unambiguous, so sameLocation is key
+// equality.
+func appendLocationKey(key []byte, p *symdb.Partition, li int) []byte {
+	loc := &p.Locations[li]
+	if m, ok := mappingOf(p, loc.MappingID); ok {
+		key = append(key, 1)
+		key = binary.LittleEndian.AppendUint64(key, m.size)
+		key = binary.LittleEndian.AppendUint64(key, m.offset)
+		key = appendKeyString(key, m.file)
+	} else {
+		key = append(key, 0)
+	}
+	key = binary.LittleEndian.AppendUint64(key, loc.Address)
+	for _, l := range loc.Lines {
+		f := &p.Functions[l.FunctionID]
+		key = appendKeyString(key, p.Strings[f.Name])
+		key = appendKeyString(key, p.Strings[f.SystemName])
+		key = appendKeyString(key, p.Strings[f.Filename])
+		key = binary.LittleEndian.AppendUint64(key, uint64(f.StartLine))
+		key = binary.LittleEndian.AppendUint64(key, uint64(l.Line))
+	}
+	return key
+}
+
+// locationMapping is what a location's mapping adds to its key.
+type locationMapping struct {
+	size, offset uint64
+	file         string // build ID if set, else file name
+}
+
+// mappingOf returns the key of mapping mi of p; false for a location
+// without a mapping.
+func mappingOf(p *symdb.Partition, mi uint32) (locationMapping, bool) {
+	if int(mi) >= len(p.Mappings) {
+		return locationMapping{}, false
+	}
+	m := &p.Mappings[mi]
+	k := locationMapping{size: (m.MemoryLimit - m.MemoryStart + 0xfff) &^ 0xfff, offset: m.FileOffset}
+	if k.file = p.Strings[m.BuildID]; k.file == "" {
+		k.file = p.Strings[m.Filename]
+	}
+	return k, true
+}
+
+// sameLocation reports whether location li of p and location lj of q have
+// equal keys (appendLocationKey), without making them.
+func sameLocation(p *symdb.Partition, li int32, q *symdb.Partition, lj int32) bool {
+	a, b := &p.Locations[li], &q.Locations[lj]
+	if a == b { // one table: partitions of a meta v1 or v2 block share it
+		return true
+	}
+	if a.Address != b.Address || len(a.Lines) != len(b.Lines) {
+		return false
+	}
+	ma, okA := mappingOf(p, a.MappingID)
+	mb, okB := mappingOf(q, b.MappingID)
+	if okA != okB || ma != mb {
+		return false
+	}
+	for k, la := range a.Lines {
+		lb := b.Lines[k]
+		if la.Line != lb.Line {
+			return false
+		}
+		fa, fb := &p.Functions[la.FunctionID], &q.Functions[lb.FunctionID]
+		if fa == fb {
+			continue
+		}
+		if fa.StartLine != fb.StartLine || p.Strings[fa.Name] != q.Strings[fb.Name] || p.Strings[fa.Filename] != q.Strings[fb.Filename] {
+			return false
+		}
+		// Most functions have their name as system name: then the names
+		// compared say it.
+		if (fa.SystemName != fa.Name || fb.SystemName != fb.Name) && p.Strings[fa.SystemName] != q.Strings[fb.SystemName] {
+			return false
+		}
+	}
+	return true
+}
+
+// mixStack returns the stack hash of a node from its parent's and the
+// hash of its location.
+func mixStack(parent, loc uint64) uint64 {
+	h := parent*0x9E3779B97F4A7C15 + loc
+	// splitmix64 finalizer.
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
+
 func buildPprofStacks(p *symdb.Partition) *pprofStacks {
 	n := len(p.Parents)
 	ps := &pprofStacks{
-		locKey:    make([]string, len(p.Locations)),
-		hash:      make([]uint64, n),
+		locHash:   make([]uint64, len(p.Locations)),
 		nodes:     n,
 		locations: len(p.Locations),
 		functions: len(p.Functions),
@@ -75,40 +193,39 @@ func buildPprofStacks(p *symdb.Partition) *pprofStacks {
 	if n > 0 {
 		ps.parents0 = &p.Parents[0]
 	}
-	locHash := make([]uint64, len(p.Locations))
-	ps.locHash = locHash
 	var key []byte
 	for li := range p.Locations {
-		loc := &p.Locations[li]
-		key = key[:0]
-		if mi := loc.MappingID; int(mi) < len(p.Mappings) {
-			m := &p.Mappings[mi]
-			size := m.MemoryLimit - m.MemoryStart
-			size = (size + 0xfff) &^ 0xfff
-			key = append(key, 1)
-			key = binary.LittleEndian.AppendUint64(key, size)
-			key = binary.LittleEndian.AppendUint64(key, m.FileOffset)
-			if s := p.Strings[m.BuildID]; s != "" {
-				key = appendKeyString(key, s)
-			} else {
-				key = appendKeyString(key, p.Strings[m.Filename])
-			}
-		} else {
-			key = append(key, 0)
-		}
-		key = binary.LittleEndian.AppendUint64(key, loc.Address)
-		for _, l := range loc.Lines {
-			f := &p.Functions[l.FunctionID]
-			key = appendKeyString(key, p.Strings[f.Name])
-			key = appendKeyString(key, p.Strings[f.SystemName])
-			key = appendKeyString(key, p.Strings[f.Filename])
-			key = binary.LittleEndian.AppendUint64(key, uint64(f.StartLine))
-			key = binary.LittleEndian.AppendUint64(key, uint64(l.Line))
-		}
-		ps.locKey[li] = string(key)
-		locHash[li] = maphash.Bytes(pprofStackSeed, key)
+		key = appendLocationKey(key[:0], p, li)
+		ps.locHash[li] = maphash.Bytes(pprofStackSeed, key)
 	}
-	ps.shardOf = make([]uint32, n)
+
+	// Leaves: every node but a root, less the parents.
+	ps.leafBits = make([]uint64, (n+63)/64)
+	used := make([]bool, len(p.Locations))
+	for i, par := range p.Parents {
+		if par >= 0 {
+			ps.leafBits[i/64] |= 1 << (i % 64)
+			used[p.NodeLocations[i]] = true
+		}
+	}
+	for _, par := range p.Parents {
+		if par >= 0 {
+			ps.leafBits[par/64] &^= 1 << (par % 64)
+		}
+	}
+	ps.leafRank = make([]uint32, len(ps.leafBits))
+	leaves := 0
+	for w, word := range ps.leafBits {
+		ps.leafRank[w] = uint32(leaves)
+		leaves += bits.OnesCount64(word)
+	}
+	ps.leafHash = make([]uint64, leaves)
+	ps.leafShard = make([]uint32, leaves)
+
+	// Every node's hash and shard, kept for the leaves. Parents come
+	// before their children.
+	hash := make([]uint64, n)
+	shard := make([]uint32, n)
 	depth := make([]uint8, n) // capped at shardDepth+1
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
@@ -116,24 +233,14 @@ func buildPprofStacks(p *symdb.Partition) *pprofStacks {
 			continue
 		}
 		depth[i] = min(depth[par]+1, shardDepth+1)
-		h := ps.hash[par]*0x9E3779B97F4A7C15 + locHash[p.NodeLocations[i]]
-		// splitmix64 finalizer.
-		h ^= h >> 30
-		h *= 0xbf58476d1ce4e5b9
-		h ^= h >> 27
-		h *= 0x94d049bb133111eb
-		h ^= h >> 31
-		ps.hash[i] = h
+		hash[i] = mixStack(hash[par], ps.locHash[p.NodeLocations[i]])
 		if depth[i] <= shardDepth {
-			ps.shardOf[i] = uint32(h)
+			shard[i] = uint32(hash[i])
 		} else {
-			ps.shardOf[i] = ps.shardOf[par]
+			shard[i] = shard[par]
 		}
-	}
-	used := make([]bool, len(p.Locations))
-	for i, par := range p.Parents {
-		if par >= 0 {
-			used[p.NodeLocations[i]] = true
+		if leaf, ok := ps.leaf(i); ok {
+			ps.leafHash[leaf], ps.leafShard[leaf] = hash[i], shard[i]
 		}
 	}
 	for li, u := range used {
@@ -142,6 +249,37 @@ func buildPprofStacks(p *symdb.Partition) *pprofStacks {
 		}
 	}
 	return ps
+}
+
+// leaf returns the number of node i among the leaves, if it is one.
+func (ps *pprofStacks) leaf(i int) (int, bool) {
+	w, bit := i/64, uint(i%64)
+	word := ps.leafBits[w]
+	if word&(1<<bit) == 0 {
+		return 0, false
+	}
+	return int(ps.leafRank[w]) + bits.OnesCount64(word&(1<<bit-1)), true
+}
+
+// stack returns the stack hash and the shard of node i of p, which must
+// not be a root.
+func (ps *pprofStacks) stack(p *symdb.Partition, i int) (hash uint64, shard uint32) {
+	if leaf, ok := ps.leaf(i); ok {
+		return ps.leafHash[leaf], ps.leafShard[leaf]
+	}
+	// An inner node: its stack is hashed from the root down.
+	var buf [64]int32
+	path := buf[:0]
+	for n := int32(i); p.Parents[n] >= 0; n = p.Parents[n] {
+		path = append(path, n)
+	}
+	for d := len(path) - 1; d >= 0; d-- {
+		hash = mixStack(hash, ps.locHash[p.NodeLocations[path[d]]])
+		if len(path)-d <= shardDepth {
+			shard = uint32(hash)
+		}
+	}
+	return hash, shard
 }
 
 type pprofStacksKey struct{}
@@ -160,19 +298,26 @@ func partitionPprofStacks(p *symdb.Partition) *pprofStacks {
 // fastState is the builder's state for addPartitionFast: the distinct
 // stacks with values, and the builder locations by content hash.
 type fastState struct {
-	// shards hold the stacks, split by pprofStacks.shardOf so that each
-	// shard can be filled by a goroutine of its own. How many there are is
-	// fixed by the first partition added.
+	// shards hold the stacks, split by the shard pprofStacks.stack gives
+	// them so that each shard can be filled by a goroutine of its own. How
+	// many there are is fixed by the first partition added.
 	shards []stackShard
 	seq    uint32 // partitions added so far
 	locs   hashIndex
-	// locKeys[g] is the content key of builder location g, "" if unknown.
-	locKeys []string
+	// locSrc[g] is a partition location with the content of builder
+	// location g, for comparing with; none (nil partition) if unknown.
+	locSrc []locationRef
 	// Per-partition scratch: partition location → builder location, and
 	// dealt[w][k] the nodes with values of the w-th range of nodes whose
 	// stacks go to shard k.
 	gloc  []int32
 	dealt [][][]dealtNode
+}
+
+// locationRef names location li of partition p.
+type locationRef struct {
+	p  *symdb.Partition
+	li int32
 }
 
 // dealtNode is a partition node with a value, with what a shard needs of
@@ -189,13 +334,13 @@ func (fs *fastState) reset() {
 	fs.shards = fs.shards[:0]
 	fs.seq = 0
 	fs.locs.reset()
-	clear(fs.locKeys)
-	fs.locKeys = fs.locKeys[:0]
+	clear(fs.locSrc) // drops the partitions
+	fs.locSrc = fs.locSrc[:0]
 }
 
 // stackShard holds the distinct location stacks with values that
-// pprofStacks.shardOf puts in one shard, as runs of builder locations in locs, leaf first.
-// A run ends with -1 where the stack ends, or with a link -(q+2) where
+// pprofStacks.stack puts in one shard, as runs of builder locations in
+// locs, leaf first. A run ends with -1 where the stack ends, or with a link -(q+2) where
 // the rest of the stack is the one stored from position q on: the chain
 // that sibling stacks share is stored once, and no node is made for a
 // stack without a value of its own.
@@ -351,7 +496,7 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 	dealt := fs.dealt[:shards]
 	var gloc []int32
 	if shards == 1 {
-		deal(ps, p.Parents, nodeSelf, match, 0, len(nodeSelf), dealt[0])
+		deal(ps, p, nodeSelf, match, 0, len(nodeSelf), dealt[0])
 		gloc = b.fastLocations(p, ps)
 	} else {
 		// Goroutines deal a range of nodes each while the caller's
@@ -362,7 +507,7 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				deal(ps, p.Parents, nodeSelf, match, lo, hi, dealt[w])
+				deal(ps, p, nodeSelf, match, lo, hi, dealt[w])
 			}()
 		}
 		gloc = b.fastLocations(p, ps)
@@ -385,17 +530,19 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 // deal empties dealt, then appends every node in [lo, hi) that has a
 // positive value and a stack that is not empty (and matches, with match)
 // to dealt[k], k being the shard of its stack, in ascending order.
-func deal(ps *pprofStacks, parents []int32, nodeSelf []int64, match []bool, lo, hi int, dealt [][]dealtNode) {
+func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, lo, hi int, dealt [][]dealtNode) {
 	for k := range dealt {
 		dealt[k] = dealt[k][:0]
 	}
 	shards := uint32(len(dealt))
+	parents := p.Parents
 	for i := lo; i < hi; i++ {
 		if nodeSelf[i] <= 0 || parents[i] < 0 || (match != nil && !match[i]) {
 			continue
 		}
-		k := ps.shardOf[i] % shards
-		dealt[k] = append(dealt[k], dealtNode{hash: ps.hash[i], value: nodeSelf[i], node: int32(i)})
+		h, shard := ps.stack(p, i)
+		k := shard % shards
+		dealt[k] = append(dealt[k], dealtNode{hash: h, value: nodeSelf[i], node: int32(i)})
 	}
 }
 
@@ -405,19 +552,22 @@ func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []in
 	fs := &b.fast
 	gloc := resetMap(fs.gloc, len(p.Locations))
 	for _, li := range ps.usedLocs {
-		key, h := ps.locKey[li], ps.locHash[li]
-		g := fs.locs.find(h, func(g int32) bool { return fs.locKeys[g] == key })
+		h := ps.locHash[li]
+		g := fs.locs.find(h, func(g int32) bool {
+			src := fs.locSrc[g]
+			return sameLocation(p, li, src.p, src.li)
+		})
 		if g < 0 {
 			if b.slowLocs {
 				g = b.location(p, li)
 			} else {
 				g = b.appendLocation(p, li)
 			}
-			for len(fs.locKeys) <= int(g) {
-				fs.locKeys = append(fs.locKeys, "")
+			for len(fs.locSrc) <= int(g) {
+				fs.locSrc = append(fs.locSrc, locationRef{})
 			}
-			if fs.locKeys[g] == "" {
-				fs.locKeys[g] = key
+			if fs.locSrc[g].p == nil {
+				fs.locSrc[g] = locationRef{p, li}
 				fs.locs.add(h, g)
 			}
 		}

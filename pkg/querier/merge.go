@@ -232,7 +232,7 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 		Name: pt.Name, SampleType: pt.SampleType, SampleUnit: pt.SampleUnit, PeriodType: pt.PeriodType, PeriodUnit: pt.PeriodUnit,
 	}, m.Start, m.End)
 	// The profile built shares no memory with the builder.
-	defer s.profiles.Put(b)
+	defer s.releaseProfileBuilder(b)
 	if sts := m.GetStackTraceSelector(); sts != nil {
 		if pgo := sts.GetGoPgo(); pgo != nil {
 			b.SetGoPGO(&flamegraph.GoPGO{KeepLocations: pgo.KeepLocations, AggregateCallees: pgo.AggregateCallees})

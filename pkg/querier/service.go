@@ -43,13 +43,22 @@ type Service struct {
 	sums sumArrays
 	// profiles holds the builders of finished SelectMergeProfile queries:
 	// their tables of stacks, locations and strings are grown anew by
-	// every query otherwise.
-	profiles sync.Pool
+	// every query otherwise. Builders larger than maxPooledBuilderBytes
+	// are left to the garbage collector (see releaseProfileBuilder).
+	profiles              sync.Pool
+	maxPooledBuilderBytes int64
 }
+
+// defaultMaxPooledBuilderBytes bounds the builders the service keeps: the
+// merged profile of all CPU stacks of the bench bucket (4 blocks, 4 hours,
+// 480k stacks) grows one of about 17 MB. One a few times larger comes from
+// a rare query, and would be held, and marked by every garbage collection,
+// until the pool is cleared.
+const defaultMaxPooledBuilderBytes = 64 << 20
 
 // New returns a Service over blocks.
 func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
-	return &Service{cfg: cfg, blocks: blocks, logger: logger, now: time.Now}
+	return &Service{cfg: cfg, blocks: blocks, logger: logger, now: time.Now, maxPooledBuilderBytes: defaultMaxPooledBuilderBytes}
 }
 
 // Handler returns the path prefix and the HTTP handler that serve the
@@ -125,6 +134,18 @@ func (s *Service) profileBuilder(pt flamegraph.ProfileTypeInfo, startMs, endMs i
 		return b
 	}
 	return flamegraph.NewProfileBuilder(pt, startMs, endMs)
+}
+
+// releaseProfileBuilder makes b available to later queries, unless it
+// has grown larger than s.maxPooledBuilderBytes; b must not be used after.
+// It is reset first, so that it does not hold on to the partitions it
+// merged, which the partition cache may drop meanwhile.
+func (s *Service) releaseProfileBuilder(b *flamegraph.ProfileBuilder) {
+	if b.SizeBytes() > s.maxPooledBuilderBytes {
+		return
+	}
+	b.Reset(flamegraph.ProfileTypeInfo{}, 0, 0)
+	s.profiles.Put(b)
 }
 
 // releaseTree makes t available to later queries; t must not be used after.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/bucket"
+	"github.com/cinder-profiling/cinder/pkg/flamegraph"
 )
 
 // staticBlocks is a BlockSource over blocks loaded once, per tenant.
@@ -372,5 +373,32 @@ func TestSelectBadInput(t *testing.T) {
 				t.Errorf("message %q does not say %q", msg, tc.wantMsg)
 			}
 		})
+	}
+}
+
+// A builder is kept for later queries only while it is no larger than the
+// service's bound.
+func TestProfileBuilderPool(t *testing.T) {
+	s := New(Config{}, nil, nil)
+	pt := flamegraph.ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	b := s.profileBuilder(pt, 0, 1)
+	s.maxPooledBuilderBytes = b.SizeBytes() - 1
+	s.releaseProfileBuilder(b)
+	if got := s.profiles.Get(); got != nil {
+		t.Errorf("a builder of %d bytes was kept with a bound of %d", b.SizeBytes(), s.maxPooledBuilderBytes)
+	}
+
+	s.maxPooledBuilderBytes = b.SizeBytes()
+	kept := false
+	// The race detector drops some of what a pool is given: try a few times.
+	for range 10 {
+		s.releaseProfileBuilder(b)
+		if s.profileBuilder(pt, 0, 1) == b {
+			kept = true
+			break
+		}
+	}
+	if !kept {
+		t.Errorf("a builder of %d bytes was not kept with a bound of %d", b.SizeBytes(), s.maxPooledBuilderBytes)
 	}
 }
