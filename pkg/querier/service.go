@@ -67,7 +67,8 @@ func (s *Service) Handler(reg prometheus.Registerer) (string, http.Handler) {
 	// larger than the messages they encode, and the logical limit gives the
 	// clearer invalid_argument error.
 	readLimit := connect.WithReadMaxBytes(max(4*s.cfg.MaxRequestBytes, 64<<10))
-	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit, fastGzip())
+	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit, fastGzip(),
+		connect.WithCodec(profileCodec{}))
 	return path, CapabilitiesMiddleware(h)
 }
 
