@@ -17,6 +17,7 @@ import (
 
 	"github.com/cinder-profiling/cinder/pkg/bucket"
 	"github.com/cinder-profiling/cinder/pkg/flamegraph"
+	"github.com/cinder-profiling/cinder/pkg/parallelgzip"
 	"github.com/cinder-profiling/cinder/proto/querier/v1/querierv1connect"
 )
 
@@ -75,19 +76,21 @@ func (s *Service) Handler(reg prometheus.Registerer) (string, http.Handler) {
 	// larger than the messages they encode, and the logical limit gives the
 	// clearer invalid_argument error.
 	readLimit := connect.WithReadMaxBytes(max(4*s.cfg.MaxRequestBytes, 64<<10))
-	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit, fastGzip())
+	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit, fastGzip(),
+		connect.WithCodec(profileCodec{}))
 	return path, CapabilitiesMiddleware(h)
 }
 
 // fastGzip replaces the standard library's gzip, which spent longer
-// compressing a merged profile of all CPU stacks (24 MB) than building it,
-// with klauspost/compress's at its fastest level: several times faster,
-// and its output is still plain gzip for any client.
+// compressing a merged profile of all CPU stacks than building it, with
+// klauspost/compress's at its fastest level, and compresses large responses
+// in chunks on all cores (parallelgzip): the output is still a single plain
+// gzip member for any client.
 func fastGzip() connect.HandlerOption {
 	return connect.WithCompression("gzip",
 		func() connect.Decompressor { return &gzip.Reader{} },
 		func() connect.Compressor {
-			w, err := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+			w, err := parallelgzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
 			if err != nil {
 				panic(err) // BestSpeed is a valid level
 			}
