@@ -170,17 +170,6 @@ func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
 	return ids
 }
 
-// nameOf returns t's name ID for name k of nt; ids is
-// t.partitionNameIDs(nt).
-func (t *Tree) nameOf(nt *nameTree, ids []int32, k int32) int32 {
-	if id := ids[k]; id > 0 {
-		return id - 1
-	}
-	id := t.intern(nt.names[k])
-	ids[k] = id + 1
-	return id
-}
-
 // addPartition adds the positive values of p to t through p's name tree,
 // truncating the partition's own tree to maxNodes nodes first when
 // maxNodes ≥ 1 (see AddPartitionTruncated). Only the nodes that survive
@@ -239,7 +228,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 			continue
 		}
 		par := parent[j]
-		c := t.child(dst[par], t.nameOf(nt, ids, name[j]))
+		c := t.child(dst[par], t.internAt(nt.names, ids, name[j]))
 		dst[j] = c
 		t.self[c] += self[j]
 		if cut {

@@ -159,7 +159,7 @@ func (t *Tree) Merge(other *Tree) {
 	nodeMap := make([]int32, n)
 	for j := 1; j < n; j++ {
 		on := other.name[j]
-		name := t.translate(other, ids, on)
+		name := t.internAt(other.names, ids, on)
 		c := t.child(nodeMap[other.parent[j]], name)
 		nodeMap[j] = c
 		t.self[c] += other.self[j]
@@ -194,13 +194,14 @@ func (t *Tree) nameIDsOf(src *Tree) []int32 {
 	return tr.ids
 }
 
-// translate returns t's name ID for name k of src; ids is
-// t.nameIDsOf(src).
-func (t *Tree) translate(src *Tree, ids []int32, k int32) int32 {
+// internAt returns t's name ID for names[k], another table's name k, given
+// ids, t's table of name IDs for that table (1 + ID, 0 while unknown; see
+// nameIDsOf and partitionNameIDs), which it completes.
+func (t *Tree) internAt(names []string, ids []int32, k int32) int32 {
 	if id := ids[k]; id > 0 {
 		return id - 1
 	}
-	id := t.intern(src.names[k])
+	id := t.intern(names[k])
 	ids[k] = id + 1
 	return id
 }

@@ -153,7 +153,7 @@ func (t *Tree) mergeTruncated(src *Tree, maxNodes int64, keepOther bool) {
 			dropped[par] += src.total[j]
 			continue
 		}
-		name := t.translate(src, ids, sn)
+		name := t.internAt(src.names, ids, sn)
 		c := t.child(dst, name)
 		nodeMap[j] = c
 		t.self[c] += src.self[j]
