@@ -167,35 +167,32 @@ func (pc *plainColumn) readPlain(ra io.ReaderAt, lo, hi, valueBits int64, buf *[
 // readPlainInt64s is readInt64s for plain columns. It reports false, and
 // reads nothing, when a row group of ranges is not plain.
 func (pf *parquetFile) readPlainInt64s(ra io.ReaderAt, col leafColumn, ranges []rowRange, dst []int64) ([]int64, bool, error) {
-	layouts, err := pf.plainLayoutsOf(ra, col, ranges, 64)
-	if err != nil || layouts == nil {
-		return dst, false, err
-	}
-	bufp := chunkBuffers.Get().(*[]byte)
-	defer chunkBuffers.Put(bufp)
-	dst = slices.Grow(dst[:0], rowsIn(ranges))
-	for i, r := range ranges {
-		if r.rows == 0 {
-			continue
+	return readPlainValues(pf, ra, col, ranges, 64, dst, func(dst []int64, b []byte, _, rows int64) []int64 {
+		for j := range rows {
+			dst = append(dst, int64(binary.LittleEndian.Uint64(b[8*j:])))
 		}
-		err := layouts[i].readPlain(ra, int64(r.index), int64(r.index)+int64(r.rows), 64, bufp, func(b []byte, _ int64, rows int64) {
-			for j := range rows {
-				dst = append(dst, int64(binary.LittleEndian.Uint64(b[8*j:])))
-			}
-		})
-		if err != nil {
-			return nil, true, fmt.Errorf("column %s: row range %v: %w", col.name, r, err)
-		}
-	}
-	if cap(*bufp) > maxPooledChunk {
-		*bufp = nil
-	}
-	return dst, true, nil
+		return dst
+	})
 }
 
 // readPlainBools is readBools for plain columns; see readPlainInt64s.
 func (pf *parquetFile) readPlainBools(ra io.ReaderAt, col leafColumn, ranges []rowRange, dst []bool) ([]bool, bool, error) {
-	layouts, err := pf.plainLayoutsOf(ra, col, ranges, 1)
+	return readPlainValues(pf, ra, col, ranges, 1, dst, func(dst []bool, b []byte, bitOff, rows int64) []bool {
+		// PLAIN booleans are bit-packed, least significant bit first.
+		for j := bitOff; j < bitOff+rows; j++ {
+			dst = append(dst, b[j>>3]>>(j&7)&1 != 0)
+		}
+		return dst
+	})
+}
+
+// readPlainValues reads the rows of ranges of a plain column of bits-wide
+// values into dst[:0], decoding each run of rows with decode (bitOff is
+// the run's first bit in b). It reports false, and reads nothing, when a
+// row group of ranges is not plain.
+func readPlainValues[T any](pf *parquetFile, ra io.ReaderAt, col leafColumn, ranges []rowRange, bits int64, dst []T,
+	decode func(dst []T, b []byte, bitOff, rows int64) []T) ([]T, bool, error) {
+	layouts, err := pf.plainLayoutsOf(ra, col, ranges, bits)
 	if err != nil || layouts == nil {
 		return dst, false, err
 	}
@@ -206,11 +203,8 @@ func (pf *parquetFile) readPlainBools(ra io.ReaderAt, col leafColumn, ranges []r
 		if r.rows == 0 {
 			continue
 		}
-		// PLAIN booleans are bit-packed, least significant bit first.
-		err := layouts[i].readPlain(ra, int64(r.index), int64(r.index)+int64(r.rows), 1, bufp, func(b []byte, bitOff int64, rows int64) {
-			for j := bitOff; j < bitOff+rows; j++ {
-				dst = append(dst, b[j>>3]>>(j&7)&1 != 0)
-			}
+		err := layouts[i].readPlain(ra, int64(r.index), int64(r.index)+int64(r.rows), bits, bufp, func(b []byte, bitOff, rows int64) {
+			dst = decode(dst, b, bitOff, rows)
 		})
 		if err != nil {
 			return nil, true, fmt.Errorf("column %s: row range %v: %w", col.name, r, err)
