@@ -3,7 +3,6 @@ package flamegraph
 import (
 	"math"
 	"math/bits"
-	"slices"
 )
 
 // kthLargest returns the k-th largest value of vals (1 ≤ k ≤ len(vals)),
@@ -128,21 +127,13 @@ func cutNodes(cand []int32, total []int64, k int, sc *cutScratch) ([]int32, int6
 }
 
 // nodesFrom appends to dst the nodes j ≥ 1 whose total is at least floor.
-// It writes every node and advances past those it keeps, as which ones
-// pass is too random for a branch to predict.
 func nodesFrom(dst []int32, total []int64, floor int64) []int32 {
-	if len(total) < 2 {
-		return dst
-	}
-	n := len(dst)
-	dst = slices.Grow(dst, len(total)-1)[:n+len(total)-1]
 	for j := 1; j < len(total); j++ {
-		dst[n] = int32(j)
 		if total[j] >= floor {
-			n++
+			dst = append(dst, int32(j))
 		}
 	}
-	return dst[:n]
+	return dst
 }
 
 // totalHistogram counts totals in buckets ordered like the totals: bucket
