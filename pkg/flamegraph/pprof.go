@@ -777,6 +777,22 @@ func (b *ProfileBuilder) samples() (arenas [][]int32, refs []sampleRef, values [
 	return arenas, refs, values
 }
 
+// goRanges runs f on parts contiguous ranges of [0, n), each on a
+// goroutine of its own (on the caller's when parts is 1), and returns a
+// function that waits for them: the caller may work meanwhile.
+func goRanges(n, parts int, f func(part, lo, hi int)) (wait func()) {
+	if parts <= 1 {
+		f(0, 0, n)
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	for part := range parts {
+		lo, hi := n*part/parts, n*(part+1)/parts
+		wg.Go(func() { f(part, lo, hi) })
+	}
+	return wg.Wait
+}
+
 // emitSamples fills the sample messages of refs, numbering locations by
 // first use: locID[l] is set for every builder location l used, and the
 // used ones are returned in that order. Contiguous ranges of samples are
@@ -790,22 +806,7 @@ func (b *ProfileBuilder) emitSamples(arenas [][]int32, refs []sampleRef, values 
 	// range numbers the locations as one pass would. Then the samples'
 	// locations are renumbered.
 	firstUse := make([][]int32, parts)
-	forEachRange := func(f func(part, lo, hi int)) {
-		if parts == 1 {
-			f(0, 0, len(refs))
-			return
-		}
-		var wg sync.WaitGroup
-		for part := range parts {
-			lo, hi := len(refs)*part/parts, len(refs)*(part+1)/parts
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				f(part, lo, hi)
-			}()
-		}
-		wg.Wait()
-	}
+	forEachRange := func(f func(part, lo, hi int)) { goRanges(len(refs), parts, f)() }
 	forEachRange(func(part, lo, hi int) {
 		seen := make([]bool, len(locID))
 		var first []int32

@@ -494,25 +494,13 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 	}
 	shards := len(fs.shards)
 	dealt := fs.dealt[:shards]
-	var gloc []int32
-	if shards == 1 {
-		deal(ps, p, nodeSelf, match, 0, len(nodeSelf), dealt[0])
-		gloc = b.fastLocations(p, ps)
-	} else {
-		// Goroutines deal a range of nodes each while the caller's
-		// goroutine interns the locations.
-		var wg sync.WaitGroup
-		for w := range dealt {
-			lo, hi := len(nodeSelf)*w/shards, len(nodeSelf)*(w+1)/shards
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				deal(ps, p, nodeSelf, match, lo, hi, dealt[w])
-			}()
-		}
-		gloc = b.fastLocations(p, ps)
-		wg.Wait()
-	}
+	// Goroutines deal a range of nodes each while the caller's goroutine
+	// interns the locations.
+	dealing := goRanges(len(nodeSelf), shards, func(w, lo, hi int) {
+		deal(ps, p, nodeSelf, match, lo, hi, dealt[w])
+	})
+	gloc := b.fastLocations(p, ps)
+	dealing()
 	seq := fs.seq
 	fs.seq++
 	var wg sync.WaitGroup
