@@ -141,19 +141,9 @@ func (s *Service) mergeInto(trees []*flamegraph.Tree) *flamegraph.Tree {
 	return trees[0]
 }
 
-// collectStackValues sums the sample values of the profiles q selects per
-// stack-trace node, one stackValues per block that had any.
-func (s *Service) collectStackValues(ctx context.Context, tenant string, q selectQuery) ([]*stackValues, error) {
-	var values []*stackValues
-	err := s.streamStackValues(ctx, tenant, q, func(v *stackValues) error {
-		values = append(values, v)
-		return nil
-	})
-	return values, err
-}
-
-// streamStackValues is collectStackValues handing each block's sums to
-// use as soon as the block and every block before it are read, so that
+// streamStackValues sums the sample values of the profiles q selects per
+// stack-trace node, one stackValues per block that had any, and hands each
+// to use as soon as the block and every block before it are read, so that
 // the caller's work on the first blocks overlaps the reading of the next.
 // use is called on the caller's goroutine, in plan order; when it fails,
 // the scan is stopped and its error returned.
