@@ -87,6 +87,11 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if size := cfg.Cache.Partitions.MaxSizeBytes; size > 0 {
 		lru := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](size, (*symdb.Partition).SizeBytes)
 		syncOpts = append(syncOpts, bucket.WithPartitionCache(cache.InstrumentObjects(lru, "partitions", reg)))
+		if cfg.Cache.Backend == cache.BackendMemory {
+			// Decoded partitions are kept in process: their raw bytes
+			// would be kept a second time in the same memory.
+			syncOpts = append(syncOpts, bucket.WithSymbolReadsUncached())
+		}
 	}
 	syncer := bucket.NewSyncer(bkt, cfg.BlocksStorage, logger, reg, syncOpts...)
 	svc := querier.New(cfg.Querier, syncer, logger)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/cache"
+	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
 // objectReadTimeout bounds one ranged read made through a long-lived
@@ -24,6 +25,8 @@ type blockFiles struct {
 	dir   string
 	meta  *blockreader.Meta
 	cache cache.Cache // of ranged reads; nil for none
+	// symbolsUncached keeps reads of symbol files out of cache.
+	symbolsUncached bool
 
 	mu    sync.Mutex
 	sizes map[string]int64 // stat results for files listed without sizeBytes
@@ -31,8 +34,8 @@ type blockFiles struct {
 
 var _ blockreader.BlockFiles = (*blockFiles)(nil)
 
-func newBlockFiles(bkt objstore.BucketReader, dir string, meta *blockreader.Meta, c cache.Cache) *blockFiles {
-	return &blockFiles{bkt: bkt, dir: dir, meta: meta, cache: c, sizes: map[string]int64{}}
+func newBlockFiles(bkt objstore.BucketReader, dir string, meta *blockreader.Meta, c cache.Cache, symbolsUncached bool) *blockFiles {
+	return &blockFiles{bkt: bkt, dir: dir, meta: meta, cache: c, symbolsUncached: symbolsUncached, sizes: map[string]int64{}}
 }
 
 func (f *blockFiles) objectName(relPath string) (string, blockreader.File, error) {
@@ -64,7 +67,11 @@ func (f *blockFiles) ReaderAt(ctx context.Context, relPath string) (io.ReaderAt,
 			return nil, 0, err
 		}
 	}
-	return &objectReaderAt{bkt: f.bkt, name: name, size: size, cache: f.cache}, size, nil
+	c := f.cache
+	if f.symbolsUncached && symdb.IsSymbolFile(relPath) {
+		c = nil
+	}
+	return &objectReaderAt{bkt: f.bkt, name: name, size: size, cache: c}, size, nil
 }
 
 func (f *blockFiles) stat(ctx context.Context, name string) (int64, error) {

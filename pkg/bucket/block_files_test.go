@@ -28,7 +28,7 @@ func TestBlockFiles(t *testing.T) {
 		if sized {
 			meta.Files[0].SizeBytes = uint64(len(content))
 		}
-		f := newBlockFiles(bkt, dir, meta, nil)
+		f := newBlockFiles(bkt, dir, meta, nil, false)
 
 		got, err := f.ReadFile(ctx, "profiles.parquet")
 		if err != nil || !bytes.Equal(got, content) {
@@ -79,7 +79,7 @@ func TestBlockFilesByteCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	meta := &blockreader.Meta{Files: []blockreader.File{{RelPath: "profiles.parquet", SizeBytes: uint64(len(content))}}}
-	f := newBlockFiles(bkt, dir, meta, cache.NewMemory("test", 1<<20))
+	f := newBlockFiles(bkt, dir, meta, cache.NewMemory("test", 1<<20), false)
 	ra, _, err := f.ReaderAt(ctx, "profiles.parquet")
 	if err != nil {
 		t.Fatal(err)
@@ -97,5 +97,44 @@ func TestBlockFilesByteCache(t *testing.T) {
 	}
 	if bkt.ranges != 2 {
 		t.Errorf("%d ranged reads from the bucket, want 2: repeats must come from the cache", bkt.ranges)
+	}
+}
+
+// With symbol reads uncached, ranged reads of symbol files, in every
+// directory Pyroscope has put them, go to the bucket each time, and those
+// of profiles.parquet still come from the cache.
+func TestBlockFilesSymbolReadsUncached(t *testing.T) {
+	ctx := context.Background()
+	bkt := &countingBucket{Bucket: objstore.NewInMemBucket()}
+	content := []byte("0123456789abcdefghij")
+	dir := "t/phlaredb/01HD3X85G9BGAG4S3TKPNMFG4Z"
+	files := []string{"profiles.parquet", "symbols/index.symdb", "symbols/locations.parquet", "stacktraces.parquet", "symbols.symdb"}
+	meta := &blockreader.Meta{}
+	for _, name := range files {
+		if err := bkt.Upload(ctx, dir+"/"+name, bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		meta.Files = append(meta.Files, blockreader.File{RelPath: name, SizeBytes: uint64(len(content))})
+	}
+	f := newBlockFiles(bkt, dir, meta, cache.NewMemory("test", 1<<20), true)
+	for _, name := range files {
+		ra, _, err := f.ReaderAt(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := bkt.ranges
+		for range 3 {
+			buf := make([]byte, 5)
+			if n, err := ra.ReadAt(buf, 3); n != 5 || err != nil || string(buf) != "34567" {
+				t.Fatalf("%s: ReadAt(3) = %d %q %v", name, n, buf, err)
+			}
+		}
+		want := 3
+		if name == "profiles.parquet" {
+			want = 1
+		}
+		if got := bkt.ranges - before; got != want {
+			t.Errorf("%s: %d ranged reads from the bucket for 3 reads of one range, want %d", name, got, want)
+		}
 	}
 }

@@ -32,6 +32,16 @@ func WithByteCache(c cache.Cache) SyncerOption {
 	return func(s *Syncer) { s.byteCache = c }
 }
 
+// WithSymbolReadsUncached keeps the ranged reads of symbol files (see
+// symdb.IsSymbolFile) out of the byte cache. Use it when the byte cache lives in this process and a
+// partition cache is set: a symbol partition is read once and kept decoded,
+// so its raw bytes would be held twice, and for nothing while the partition
+// stays cached. (A shared memcached is different: there the raw bytes spare
+// other replicas and restarts a read from object storage.)
+func WithSymbolReadsUncached() SyncerOption {
+	return func(s *Syncer) { s.symbolsUncached = true }
+}
+
 // profilesFilename is the full-resolution profiles table of a block.
 const profilesFilename = "profiles.parquet"
 

@@ -125,8 +125,10 @@ type Syncer struct {
 	// partitions, when set, bounds the decoded symbol partitions that the
 	// blocks' symbol readers keep.
 	partitions PartitionCache
-	// byteCache, when set, keeps ranged reads of block files.
-	byteCache cache.Cache
+	// byteCache, when set, keeps ranged reads of block files, those of
+	// symbol files only unless symbolsUncached.
+	byteCache       cache.Cache
+	symbolsUncached bool
 
 	view  atomic.Pointer[snapshot]
 	ready chan struct{} // closed after the first successful sync
@@ -542,7 +544,7 @@ func (s *Syncer) resolveBlock(ctx context.Context, key blockKey, markName string
 	res.loaded = &loadedBlock{
 		block: &Block{
 			Meta: meta, Index: idx, Tenant: key.tenant,
-			Files:      newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta, s.byteCache),
+			Files:      newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta, s.byteCache, s.symbolsUncached),
 			partitions: s.partitions,
 		},
 		localMark: local,

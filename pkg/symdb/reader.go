@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path"
 	"slices"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
@@ -48,6 +49,16 @@ var tableFileNames = [numTables]string{
 	tableMappings:  "mappings.parquet",
 	tableFunctions: "functions.parquet",
 	tableStrings:   "strings.parquet",
+}
+
+// IsSymbolFile reports whether a block file, named by its path in the
+// block, is one of the symbol files this package reads.
+func IsSymbolFile(relPath string) bool {
+	switch path.Base(relPath) {
+	case stacktracesParquetName, indexSymdbName, stacktracesSymdbName, symbolsSymdbName:
+		return true
+	}
+	return slices.Contains(tableFileNames[:], path.Base(relPath))
 }
 
 // corruptError marks a decoding error as ErrCorrupt without changing its
