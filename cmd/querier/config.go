@@ -12,6 +12,7 @@ import (
 
 	"github.com/cinder-profiling/cinder/pkg/bucket"
 	"github.com/cinder-profiling/cinder/pkg/cache"
+	"github.com/cinder-profiling/cinder/pkg/memlimit"
 	"github.com/cinder-profiling/cinder/pkg/querier"
 )
 
@@ -23,6 +24,7 @@ type Config struct {
 	BlocksStorage bucket.SyncConfig `yaml:"blocks_storage"`
 	Querier       querier.Config    `yaml:"querier"`
 	Cache         cache.Config      `yaml:"cache"`
+	Memory        memlimit.Config   `yaml:"memory"`
 }
 
 // ServerConfig configures the HTTP listener and logging.
@@ -56,6 +58,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	c.BlocksStorage.RegisterFlags(f)
 	c.Querier.RegisterFlags(f)
 	c.Cache.RegisterFlags(f)
+	c.Memory.RegisterFlags(f)
 }
 
 // Validate checks the values that flags cannot check on their own.
@@ -67,6 +70,9 @@ func (c *Config) Validate() error {
 	case "logfmt", "json":
 	default:
 		return fmt.Errorf("-log.format %q: want logfmt or json", c.Server.LogFormat)
+	}
+	if err := c.Memory.Validate(); err != nil {
+		return err
 	}
 	if err := c.Cache.Validate(); err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 
 	"github.com/cinder-profiling/cinder/pkg/bucket"
 	"github.com/cinder-profiling/cinder/pkg/cache"
+	"github.com/cinder-profiling/cinder/pkg/memlimit"
 	"github.com/cinder-profiling/cinder/pkg/querier"
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
@@ -72,6 +73,9 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if cfg.Memory.Enabled() {
+		defer memlimit.Start(cfg.Memory, logger, reg).Stop()
+	}
 
 	bkt, err := bucket.NewBucket(ctx, cfg.Storage, logger, reg)
 	if err != nil {

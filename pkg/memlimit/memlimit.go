@@ -1,0 +1,158 @@
+package memlimit
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config sets the headroom: after every collection the limit becomes the
+// live heap, plus the runtime's memory outside the heap, plus the larger of
+// HeadroomPercent of the live heap and MinHeadroomBytes.
+type Config struct {
+	HeadroomPercent  int   `yaml:"gc_headroom_percent"`
+	MinHeadroomBytes int64 `yaml:"gc_min_headroom_bytes"`
+}
+
+// RegisterFlags registers the -memory.* flags with their defaults.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	f.IntVar(&c.HeadroomPercent, "memory.gc-headroom-percent", 25,
+		"Garbage the heap may gather between collections, as a percentage of the live heap (at least -memory.gc-min-headroom-bytes). Go's default is 100, which doubles the caches in resident memory. 0 leaves the collector to GOGC and GOMEMLIMIT, as it also is when either is set in the environment.")
+	f.Int64Var(&c.MinHeadroomBytes, "memory.gc-min-headroom-bytes", 64<<20,
+		"Least garbage the heap may gather between collections, in bytes, so that a small heap is not collected after every query.")
+}
+
+// Validate rejects negative settings.
+func (c *Config) Validate() error {
+	if c.HeadroomPercent < 0 || c.MinHeadroomBytes < 0 {
+		return fmt.Errorf("memory: gc headroom must not be negative (percent %d, bytes %d)", c.HeadroomPercent, c.MinHeadroomBytes)
+	}
+	return nil
+}
+
+// Enabled reports whether the tuner should run: it is configured on, and
+// neither GOGC nor GOMEMLIMIT is set in the environment (an operator who
+// set them has chosen the collector's pacing already).
+func (c *Config) Enabled() bool {
+	return c.HeadroomPercent > 0 && os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == ""
+}
+
+// The runtime/metrics samples the tuner reads after every collection.
+const (
+	liveHeapMetric     = "/gc/heap/live:bytes"
+	totalMemoryMetric  = "/memory/classes/total:bytes"
+	heapReleasedMetric = "/memory/classes/heap/released:bytes"
+	heapObjectsMetric  = "/memory/classes/heap/objects:bytes"
+	heapUnusedMetric   = "/memory/classes/heap/unused:bytes"
+	heapFreeMetric     = "/memory/classes/heap/free:bytes"
+)
+
+// Tuner sets the soft memory limit after every garbage collection. The
+// collector keeps pacing by GOGC as well and collects at whichever goal
+// comes first, so a heap smaller than the minimum headroom is collected as
+// it would be without the tuner.
+type Tuner struct {
+	cfg    Config
+	logger *slog.Logger
+	limit  prometheus.Gauge
+
+	mu       sync.Mutex
+	stopped  bool
+	previous int64 // the limit before Start, restored by Stop
+	samples  []metrics.Sample
+}
+
+// Start sets the limit for the heap as it is now and keeps it up to date
+// until Stop. reg may be nil.
+func Start(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Tuner {
+	t := &Tuner{
+		cfg:    cfg,
+		logger: logger,
+		limit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cinder_gc_memory_limit_bytes",
+			Help: "Soft memory limit the garbage collector was last given: the live heap plus its headroom.",
+		}),
+		previous: debug.SetMemoryLimit(-1),
+	}
+	for _, name := range []string{liveHeapMetric, totalMemoryMetric, heapReleasedMetric, heapObjectsMetric, heapUnusedMetric, heapFreeMetric} {
+		t.samples = append(t.samples, metrics.Sample{Name: name})
+	}
+	if reg != nil {
+		reg.MustRegister(t.limit)
+	}
+	t.tune()
+	t.arm()
+	logger.Info("garbage collector paced by live heap", "headroom_percent", cfg.HeadroomPercent, "min_headroom_bytes", cfg.MinHeadroomBytes)
+	return t
+}
+
+// Stop restores the limit in force before Start. The tuner does not touch
+// the limit after Stop returns.
+func (t *Tuner) Stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	debug.SetMemoryLimit(t.previous)
+}
+
+// gcSentinel is allocated only to become garbage: its cleanup runs after
+// the collection that finds it unreachable. The pointer keeps it out of the
+// tiny allocator, whose blocks are freed together and late.
+type gcSentinel struct {
+	_ *byte
+	_ [16]byte
+}
+
+// arm has tune called after the next garbage collection.
+func (t *Tuner) arm() {
+	runtime.AddCleanup(new(gcSentinel), func(t *Tuner) {
+		if t.tune() {
+			t.arm()
+		}
+	}, t)
+}
+
+// tune sets the limit from the heap as the last collection left it. It
+// reports false once the tuner is stopped.
+func (t *Tuner) tune() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	metrics.Read(t.samples)
+	v := func(i int) int64 {
+		if t.samples[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return int64(min(t.samples[i].Value.Uint64(), math.MaxInt64))
+	}
+	live, total, released, objects, unused, free := v(0), v(1), v(2), v(3), v(4), v(5)
+	// The limit covers all the runtime's memory, not only the heap:
+	// goroutine stacks, GC metadata and the like are added as they are.
+	outsideHeap := max(total-released-objects-unused-free, 0)
+	limit := Limit(t.cfg, live) + outsideHeap
+	debug.SetMemoryLimit(limit)
+	t.limit.Set(float64(limit))
+	return true
+}
+
+// Limit is the heap a collection should start at when live bytes survived
+// the last one.
+func Limit(cfg Config, live int64) int64 {
+	pct := int64(cfg.HeadroomPercent)
+	// Divided first so that a large heap cannot overflow.
+	headroom := max(live/100*pct+live%100*pct/100, cfg.MinHeadroomBytes)
+	if headroom > math.MaxInt64-live {
+		return math.MaxInt64
+	}
+	return live + headroom
+}
