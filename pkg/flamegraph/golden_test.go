@@ -710,7 +710,7 @@ func TestGoldenPartitionEndToEnd(t *testing.T) {
 			if err := b.AddPartition(p, values); err != nil {
 				t.Fatal(err)
 			}
-			built := b.Build()
+			built := checkedBuild(t, b)
 			checkProfileIDs(t, built)
 			got := CanonicalView(built)
 			want := CanonicalView(&prof)

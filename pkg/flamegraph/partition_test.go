@@ -115,7 +115,7 @@ func TestProfileBuilderAddPartition(t *testing.T) {
 	if err := b.AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	prof := b.Build()
+	prof := checkedBuild(t, b)
 	checkProfileIDs(t, prof)
 	c := CanonicalView(prof)
 	if c.NumSamplesRaw != 8 {
@@ -142,7 +142,7 @@ func TestProfileBuilderAddPartition(t *testing.T) {
 	if err := b.AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	prof = b.Build()
+	prof = checkedBuild(t, b)
 	checkProfileIDs(t, prof)
 	if len(prof.Sample) != 8 || len(prof.Location) != 6 || len(prof.Function) != 5 || len(prof.Mapping) != 1 {
 		t.Errorf("after adding twice: %d samples, %d locations, %d functions, %d mappings",
@@ -179,7 +179,7 @@ func TestProfileBuilderParallelism(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		return pb.Build()
+		return checkedBuild(t, pb)
 	}
 	want, wantTrie := build(1, 0), build(1, 1<<30)
 	checkProfileIDs(t, want)
@@ -207,7 +207,7 @@ func TestProfileBuilderMixedPaths(t *testing.T) {
 	if err := once.AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	want := len(once.Build().Location)
+	want := len(checkedBuild(t, once).Location)
 	for _, budgets := range [][2]int64{{0, 1 << 30}, {1 << 30, 0}} {
 		b := NewProfileBuilder(pt, 0, 1)
 		for _, maxNodes := range budgets {
@@ -216,7 +216,7 @@ func TestProfileBuilderMixedPaths(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		prof := b.Build()
+		prof := checkedBuild(t, b)
 		checkProfileIDs(t, prof)
 		if len(prof.Location) != want {
 			t.Errorf("budgets %v: %d locations, want %d", budgets, len(prof.Location), want)
@@ -241,7 +241,7 @@ func TestProfileBuilderReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := fresh.Build()
+	want := checkedBuild(t, fresh)
 
 	reused := NewProfileBuilder(ProfileTypeInfo{Name: "memory"}, 0, 1)
 	for _, settings := range []func(){
@@ -260,7 +260,7 @@ func TestProfileBuilderReset(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		reused.Build()
+		checkedBuild(t, reused)
 		reused.Reset(pt, 10, 20)
 		if err := reused.AddPartition(hand, hv); err != nil {
 			t.Fatal(err)
@@ -268,7 +268,7 @@ func TestProfileBuilderReset(t *testing.T) {
 		if err := reused.AddPartition(a, av); err != nil {
 			t.Fatal(err)
 		}
-		if got := reused.Build(); !proto.Equal(got, want) {
+		if got := checkedBuild(t, reused); !proto.Equal(got, want) {
 			t.Errorf("a reset builder built another profile")
 		}
 		reused.Reset(ProfileTypeInfo{Name: "memory"}, 0, 1)
@@ -335,7 +335,7 @@ func TestProfileBuilderSelectors(t *testing.T) {
 			if err := b.AddPartition(p, values); err != nil {
 				t.Fatal(err)
 			}
-			prof := b.Build()
+			prof := checkedBuild(t, b)
 			checkProfileIDs(t, prof)
 			c := CanonicalView(prof)
 			if tc.samples == nil {
@@ -363,7 +363,7 @@ func TestProfileBuilderSelectors(t *testing.T) {
 	if err := b.AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	prof := b.Build()
+	prof := checkedBuild(t, b)
 	for _, s := range prof.Sample {
 		leaf := prof.Location[s.LocationId[0]-1]
 		if len(leaf.Line) > 0 && leaf.Line[0].Line != 0 {
@@ -445,7 +445,7 @@ func TestProfileBuilderTruncation(t *testing.T) {
 			if err := b.AddPartition(p, values); err != nil {
 				t.Fatal(err)
 			}
-			prof := b.Build()
+			prof := checkedBuild(t, b)
 			checkProfileIDs(t, prof)
 			c := CanonicalView(prof)
 			if got := canonicalSamples(c); !slices.Equal(got, tc.samples) {
@@ -476,7 +476,7 @@ func TestProfileBuilderEmpty(t *testing.T) {
 	b := NewProfileBuilder(ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds"}, 1, 2)
 	for _, maxNodes := range []int64{0, 8} {
 		b.SetMaxNodes(maxNodes)
-		if prof := b.Build(); !isEmptyProfile(prof) {
+		if prof := checkedBuild(t, b); !isEmptyProfile(prof) {
 			t.Errorf("Build with budget %d of nothing = %v", maxNodes, prof)
 		}
 	}
@@ -485,7 +485,7 @@ func TestProfileBuilderEmpty(t *testing.T) {
 	if err := b.AddPartition(p, []int64{5}); err != nil {
 		t.Fatal(err)
 	}
-	if prof := b.Build(); !isEmptyProfile(prof) {
+	if prof := checkedBuild(t, b); !isEmptyProfile(prof) {
 		t.Errorf("empty stacks gave %v", prof)
 	}
 }

@@ -793,47 +793,33 @@ func goRanges(n, parts int, f func(part, lo, hi int)) (wait func()) {
 	return wg.Wait
 }
 
-// emitSamples fills the sample messages of refs, numbering locations by
-// first use: locID[l] is set for every builder location l used, and the
-// used ones are returned in that order. Contiguous ranges of samples are
-// spread over b.parallelism goroutines; the order of first use is that of
-// one pass over all samples, whatever their number.
-func (b *ProfileBuilder) emitSamples(arenas [][]int32, refs []sampleRef, values []int64,
-	sampleMsg []googlev1.Sample, samplePtr []*googlev1.Sample, locID []uint64) []int32 {
-	parts := max(1, min(b.parallelism, len(refs)))
-	// First the samples get builder locations, and each range lists the
-	// locations in the order it first uses them: taking the lists range by
-	// range numbers the locations as one pass would. Then the samples'
-	// locations are renumbered.
+// firstUses lists, for each of parts contiguous ranges of refs, the builder
+// locations its samples use, in the order they are first used within the
+// range. Ranges are walked on goroutines of their own.
+func firstUses(arenas [][]int32, refs []sampleRef, nLocs, parts int) [][]int32 {
 	firstUse := make([][]int32, parts)
-	forEachRange := func(f func(part, lo, hi int)) { goRanges(len(refs), parts, f)() }
-	forEachRange(func(part, lo, hi int) {
-		seen := make([]bool, len(locID))
+	goRanges(len(refs), parts, func(part, lo, hi int) {
+		seen := make([]bool, nLocs)
 		var first []int32
-		ids := make([]uint64, 0, 16*(hi-lo)) // CPU stacks are ~15 deep
-		ends := make([]int, hi-lo)
 		for i := lo; i < hi; i++ {
 			locs := arenas[refs[i].arena]
 			for k := refs[i].start; locs[k] != -1; k = nextInStack(locs, k) {
-				l := locs[k]
-				if !seen[l] {
+				if l := locs[k]; !seen[l] {
 					seen[l] = true
 					first = append(first, l)
 				}
-				ids = append(ids, uint64(l))
 			}
-			ends[i-lo] = len(ids)
-		}
-		start := 0
-		for i := lo; i < hi; i++ {
-			end := ends[i-lo]
-			sampleMsg[i].LocationId = ids[start:end:end]
-			sampleMsg[i].Value = values[i : i+1 : i+1]
-			samplePtr[i] = &sampleMsg[i]
-			start = end
 		}
 		firstUse[part] = first
-	})
+	})()
+	return firstUse
+}
+
+// numberLocations numbers the locations that the ranges of firstUses list
+// from 1, in order of first use over all samples, and returns them in that
+// order: taking the lists range by range numbers them as one pass would,
+// whatever the number of ranges. locID[l] becomes location l's number.
+func numberLocations(firstUse [][]int32, locID []uint64) []int32 {
 	var locOrder []int32
 	for _, first := range firstUse {
 		for _, l := range first {
@@ -843,20 +829,56 @@ func (b *ProfileBuilder) emitSamples(arenas [][]int32, refs []sampleRef, values 
 			}
 		}
 	}
-	forEachRange(func(_, lo, hi int) {
+	return locOrder
+}
+
+// emitSamples fills the sample messages of refs, numbering locations by
+// first use (see numberLocations), and returns the locations used in that
+// order. Contiguous ranges of samples are spread over b.parallelism
+// goroutines.
+func (b *ProfileBuilder) emitSamples(arenas [][]int32, refs []sampleRef, values []int64,
+	sampleMsg []googlev1.Sample, samplePtr []*googlev1.Sample, locID []uint64) []int32 {
+	parts := max(1, min(b.parallelism, len(refs)))
+	locOrder := numberLocations(firstUses(arenas, refs, len(locID), parts), locID)
+	goRanges(len(refs), parts, func(_, lo, hi int) {
+		n := 0
 		for i := lo; i < hi; i++ {
-			ids := sampleMsg[i].LocationId
-			for j, l := range ids {
-				ids[j] = locID[l]
+			locs := arenas[refs[i].arena]
+			for k := refs[i].start; locs[k] != -1; k = nextInStack(locs, k) {
+				n++
 			}
 		}
-	})
+		ids := make([]uint64, 0, n)
+		for i := lo; i < hi; i++ {
+			start := len(ids)
+			locs := arenas[refs[i].arena]
+			for k := refs[i].start; locs[k] != -1; k = nextInStack(locs, k) {
+				ids = append(ids, locID[locs[k]])
+			}
+			sampleMsg[i].LocationId = ids[start:len(ids):len(ids)]
+			sampleMsg[i].Value = values[i : i+1 : i+1]
+			samplePtr[i] = &sampleMsg[i]
+		}
+	})()
 	return locOrder
 }
 
 // emit renumbers everything the samples reference densely from 1, in order
 // of first use, and builds the profile messages.
 func (b *ProfileBuilder) emit(arenas [][]int32, refs []sampleRef, values []int64) *googlev1.Profile {
+	locID := make([]uint64, len(b.locs))
+	sampleMsg := make([]googlev1.Sample, len(refs))
+	samplePtr := make([]*googlev1.Sample, len(refs))
+	locOrder := b.emitSamples(arenas, refs, values, sampleMsg, samplePtr, locID)
+	p := b.emitTables(locOrder)
+	p.Sample = samplePtr
+	return p
+}
+
+// emitTables builds the profile without its samples: the locations of
+// locOrder, numbered from 1 in that order, with the functions, mappings and
+// strings they use numbered in order of first use.
+func (b *ProfileBuilder) emitTables(locOrder []int32) *googlev1.Profile {
 	// Every string the profile needs exists before the ID tables are made.
 	typeStrs := [...]int32{
 		b.str(""),
@@ -865,7 +887,6 @@ func (b *ProfileBuilder) emit(arenas [][]int32, refs []sampleRef, values []int64
 	}
 
 	// Final IDs; 0 (or -1 for strings) = not used yet.
-	locID := make([]uint64, len(b.locs))
 	fnID := make([]uint64, len(b.funcs))
 	mapID := make([]uint64, len(b.maps))
 	strID := make([]int64, len(b.strs))
@@ -883,11 +904,6 @@ func (b *ProfileBuilder) emit(arenas [][]int32, refs []sampleRef, values []int64
 	str(typeStrs[0])
 	sampleType := &googlev1.ValueType{Type: str(typeStrs[1]), Unit: str(typeStrs[2])}
 	periodType := &googlev1.ValueType{Type: str(typeStrs[3]), Unit: str(typeStrs[4])}
-
-	// Samples, and the order in which locations are first used.
-	sampleMsg := make([]googlev1.Sample, len(refs))
-	samplePtr := make([]*googlev1.Sample, len(refs))
-	locOrder := b.emitSamples(arenas, refs, values, sampleMsg, samplePtr, locID)
 
 	// Locations, with functions and mappings in order of first use.
 	var (
@@ -974,7 +990,6 @@ func (b *ProfileBuilder) emit(arenas [][]int32, refs []sampleRef, values []int64
 
 	return &googlev1.Profile{
 		SampleType:        []*googlev1.ValueType{sampleType},
-		Sample:            samplePtr,
 		Mapping:           mapPtr,
 		Location:          locPtr,
 		Function:          fnPtr,

@@ -238,7 +238,7 @@ func TestProfileBuilderTruncationByFunctionID(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		prof := b.Build()
+		prof := checkedBuild(t, b)
 		checkProfileIDs(t, prof)
 		return canonicalSamples(CanonicalView(prof))
 	}
@@ -293,7 +293,7 @@ func TestProfileBuilderTruncationWithoutFrames(t *testing.T) {
 		if b.Total() != 8 {
 			t.Errorf("budget %d: Total() = %d, want 8", tc.maxNodes, b.Total())
 		}
-		if got := canonicalSamples(CanonicalView(b.Build())); !slices.Equal(got, tc.want) {
+		if got := canonicalSamples(CanonicalView(checkedBuild(t, b))); !slices.Equal(got, tc.want) {
 			t.Errorf("budget %d: %v, want %v", tc.maxNodes, got, tc.want)
 		}
 	}
@@ -305,11 +305,11 @@ func TestProfileBuilderSetTimes(t *testing.T) {
 	if err := b.AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	if prof := b.Build(); prof.TimeNanos != 5000e6 || prof.DurationNanos != 4000e6 {
+	if prof := checkedBuild(t, b); prof.TimeNanos != 5000e6 || prof.DurationNanos != 4000e6 {
 		t.Errorf("time %d duration %d, want the range", prof.TimeNanos, prof.DurationNanos)
 	}
 	b.SetTimes(7, 9)
-	if prof := b.Build(); prof.TimeNanos != 7 || prof.DurationNanos != 9 {
+	if prof := checkedBuild(t, b); prof.TimeNanos != 7 || prof.DurationNanos != 9 {
 		t.Errorf("time %d duration %d, want 7 and 9", prof.TimeNanos, prof.DurationNanos)
 	}
 }

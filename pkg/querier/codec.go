@@ -1,10 +1,15 @@
 package querier
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/cinder-profiling/cinder/pkg/pprofwire"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
@@ -29,6 +34,9 @@ func (c profileCodec) Marshal(message any) ([]byte, error) {
 func (profileCodec) MarshalAppend(dst []byte, message any) ([]byte, error) {
 	switch m := message.(type) {
 	case *googlev1.Profile:
+		if raw, ok := encodedBytes(m); ok {
+			return append(dst, raw...), nil
+		}
 		return pprofwire.MarshalAppend(dst, m)
 	case proto.Message:
 		return proto.MarshalOptions{}.MarshalAppend(dst, m)
@@ -58,3 +66,105 @@ func (profileCodec) MarshalStable(message any) ([]byte, error) {
 }
 
 func (profileCodec) IsBinary() bool { return true }
+
+// encodedProfile returns a profile message that carries raw, a profile's
+// wire encoding, as its unknown fields and has no field of its own set.
+// Marshalled by any protobuf codec, it gives raw back unchanged: a merged
+// profile is encoded straight from the builder, without the hundreds of
+// thousands of sample messages that proto.Marshal would need.
+func encodedProfile(raw []byte) *googlev1.Profile {
+	p := new(googlev1.Profile)
+	p.ProtoReflect().SetUnknown(raw)
+	return p
+}
+
+// encodedBytes returns the encoding that p carries if p is an encodedProfile.
+func encodedBytes(p *googlev1.Profile) ([]byte, bool) {
+	if p == nil {
+		return nil, false
+	}
+	m := p.ProtoReflect()
+	raw := m.GetUnknown()
+	if len(raw) == 0 {
+		return nil, false
+	}
+	known := false
+	m.Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
+		known = true
+		return false
+	})
+	return raw, !known
+}
+
+// DecodeProfile returns the profile that SelectMergeProfile's answer
+// carries encoded, as its fields; any other profile is returned as it is.
+func DecodeProfile(p *googlev1.Profile) (*googlev1.Profile, error) {
+	raw, ok := encodedBytes(p)
+	if !ok {
+		return p, nil
+	}
+	decoded := new(googlev1.Profile)
+	if err := proto.Unmarshal(raw, decoded); err != nil {
+		return nil, fmt.Errorf("decoding a merged profile: %w", err)
+	}
+	return decoded, nil
+}
+
+// profileJSONCodec replaces connect-go's JSON codecs, under their names,
+// only to decode an encodedProfile first: JSON cannot carry unknown fields.
+// Everything else is what connect-go's codec does.
+type profileJSONCodec struct{ name string }
+
+var _ connect.Codec = profileJSONCodec{}
+
+func (c profileJSONCodec) Name() string { return c.name }
+
+func (c profileJSONCodec) Marshal(message any) ([]byte, error) {
+	return c.MarshalAppend(nil, message)
+}
+
+func (profileJSONCodec) MarshalAppend(dst []byte, message any) ([]byte, error) {
+	m, ok := message.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("marshal %T: not a protobuf message", message)
+	}
+	if p, ok := m.(*googlev1.Profile); ok {
+		decoded, err := DecodeProfile(p)
+		if err != nil {
+			return nil, err
+		}
+		m = decoded
+	}
+	return protojson.MarshalOptions{}.MarshalAppend(dst, m)
+}
+
+func (profileJSONCodec) Unmarshal(data []byte, message any) error {
+	m, ok := message.(proto.Message)
+	if !ok {
+		return fmt.Errorf("unmarshal into %T: not a protobuf message", message)
+	}
+	if len(data) == 0 {
+		return errors.New("zero-length payload is not a valid JSON object")
+	}
+	// Unknown fields are dropped, as connect-go does, so that clients on an
+	// older or newer schema are understood.
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, m); err != nil {
+		return fmt.Errorf("unmarshal into %T: %w", message, err)
+	}
+	return nil
+}
+
+// MarshalStable compacts the JSON, whose spacing protojson varies.
+func (c profileJSONCodec) MarshalStable(message any) ([]byte, error) {
+	out, err := c.Marshal(message)
+	if err != nil {
+		return nil, err
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, out); err != nil {
+		return nil, err
+	}
+	return compact.Bytes(), nil
+}
+
+func (profileJSONCodec) IsBinary() bool { return false }

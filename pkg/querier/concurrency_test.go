@@ -2,6 +2,7 @@ package querier
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"runtime"
@@ -39,9 +40,16 @@ func TestConcurrentQueries(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
+			prof, err := DecodeProfile(r.Msg)
+			if err != nil {
+				return nil, err
+			}
+			if len(prof.Sample) == 0 {
+				return nil, errors.New("merged profile without samples")
+			}
 			// Sample order in a merged profile is not fixed; compare totals.
 			var total int64
-			for _, s := range r.Msg.Sample {
+			for _, s := range prof.Sample {
 				total += s.Value[0]
 			}
 			return &querierv1.FlameGraph{Total: total}, nil

@@ -3,6 +3,7 @@ package querier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
@@ -200,6 +201,10 @@ func (s *Service) streamStackValues(ctx context.Context, tenant string, q select
 }
 
 // SelectMergeProfile merges the selected profiles into one pprof profile.
+//
+// NOTE: the profile comes already encoded, as the unknown fields of an
+// otherwise empty message (see encodedProfile): marshalling it gives the
+// profile's bytes. A Go caller reads it with DecodeProfile.
 func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[querierv1.SelectMergeProfileRequest]) (*connect.Response[googlev1.Profile], error) {
 	m := req.Msg
 	tenant, err := s.tenant(ctx)
@@ -265,7 +270,11 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 		}
 	}
 	b.SetTimes(timeNanos, durationNanos)
-	return connect.NewResponse(b.Build()), nil
+	raw, err := b.AppendEncoded(nil)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the merged profile: %w", err)
+	}
+	return connect.NewResponse(encodedProfile(raw)), nil
 }
 
 // mergeRangeTree is mergeTree for one frontend sub-range, truncated the way

@@ -77,7 +77,7 @@ func (s *Service) Handler(reg prometheus.Registerer) (string, http.Handler) {
 	// clearer invalid_argument error.
 	readLimit := connect.WithReadMaxBytes(max(4*s.cfg.MaxRequestBytes, 64<<10))
 	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit, fastGzip(),
-		connect.WithCodec(profileCodec{}))
+		connect.WithCodec(profileCodec{}), connect.WithCodec(profileJSONCodec{"json"}), connect.WithCodec(profileJSONCodec{"json; charset=utf-8"}))
 	return path, CapabilitiesMiddleware(h)
 }
 

@@ -1,0 +1,79 @@
+package flamegraph
+
+import (
+	"bytes"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
+)
+
+// checkedBuild returns b.Build() after checking that AppendEncoded writes
+// the same bytes as proto.Marshal of it, with 1 to 3 goroutines and after
+// a prefix. Every test that builds a profile goes through it.
+func checkedBuild(t testing.TB, b *ProfileBuilder) *googlev1.Profile {
+	t.Helper()
+	prof := b.Build()
+	want, err := proto.Marshal(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := b.parallelism
+	defer func() { b.parallelism = saved }()
+	for _, parallelism := range []int{1, 2, 3} {
+		b.parallelism = parallelism
+		prefix := []byte("prefix")
+		got, err := b.AppendEncoded(bytes.Clone(prefix))
+		if err != nil {
+			t.Fatalf("AppendEncoded: %v", err)
+		}
+		if !bytes.HasPrefix(got, prefix) || !bytes.Equal(got[len(prefix):], want) {
+			t.Fatalf("AppendEncoded with %d goroutines: %d bytes differ from proto.Marshal's %d", parallelism, len(got)-len(prefix), len(want))
+		}
+	}
+	return prof
+}
+
+// Values of every varint length, and stacks long
+// enough for two-byte lengths are encoded as proto encodes them.
+func TestAppendEncodedVarintLengths(t *testing.T) {
+	b := NewProfileBuilder(ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}, 0, 1000)
+	var stacks [][]string
+	var values []int64
+	for i, v := range []int64{1, 127, 128, 1 << 20, 1 << 40, 1<<63 - 1} {
+		depth := 1 + i*40 // up to 241 frames: a packed field over 127 bytes
+		stack := make([]string, depth)
+		for d := range stack {
+			stack[d] = "fn" + string(rune('a'+i)) + string(rune('A'+d%26)) + string(rune('0'+d/26))
+		}
+		stacks = append(stacks, stack)
+		values = append(values, v)
+	}
+	prof := &googlev1.Profile{StringTable: []string{""}}
+	locOf := map[string]uint64{}
+	for i, stack := range stacks {
+		sample := &googlev1.Sample{Value: []int64{values[i]}}
+		for _, name := range stack {
+			id, ok := locOf[name]
+			if !ok {
+				prof.StringTable = append(prof.StringTable, name)
+				fn := &googlev1.Function{Id: uint64(len(prof.Function) + 1), Name: int64(len(prof.StringTable) - 1)}
+				prof.Function = append(prof.Function, fn)
+				id = uint64(len(prof.Location) + 1)
+				prof.Location = append(prof.Location, &googlev1.Location{Id: id, Line: []*googlev1.Line{{FunctionId: fn.Id}}})
+				locOf[name] = id
+			}
+			sample.LocationId = append(sample.LocationId, id)
+		}
+		prof.Sample = append(prof.Sample, sample)
+	}
+	p, nodeValues := profilePartition(t, prof)
+	if err := b.AddPartition(p, nodeValues); err != nil {
+		t.Fatal(err)
+	}
+	built := checkedBuild(t, b)
+	if len(built.Sample) != len(values) {
+		t.Fatalf("%d samples, want %d", len(built.Sample), len(values))
+	}
+}
