@@ -87,7 +87,14 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	defer byteCache.Close()
-	syncOpts := []bucket.SyncerOption{bucket.WithByteCache(byteCache)}
+	var syncOpts []bucket.SyncerOption
+	if cfg.Storage.Backend == bucket.BackendFilesystem {
+		// Local files are cached by the operating system, outside this
+		// process's memory, and read from there as fast as from a cache.
+		logger.Info("byte cache not used for block files: the bucket is a local filesystem")
+	} else {
+		syncOpts = append(syncOpts, bucket.WithByteCache(byteCache))
+	}
 	if size := cfg.Cache.Partitions.MaxSizeBytes; size > 0 {
 		lru := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](size, (*symdb.Partition).SizeBytes)
 		syncOpts = append(syncOpts, bucket.WithPartitionCache(cache.InstrumentObjects(lru, "partitions", reg)))
