@@ -49,11 +49,18 @@ func (nt *nameTree) matches(p *symdb.Partition) bool {
 		nt.functions == len(p.Functions) && nt.strs == len(p.Strings) && nt.parents0 == parents0
 }
 
+// nameTreeScratch is what buildNameTree grows while it builds, reused from
+// one build to the next.
+type nameTreeScratch struct {
+	children     siblingIndex
+	parent, name []int32
+}
+
 // buildNameTree resolves every node of p, parents first. A location's
 // lines are stored innermost first and enter the tree outermost first; a
-// location without lines maps to its parent's node. children is scratch,
-// reused from one build to the next.
-func buildNameTree(p *symdb.Partition, children *siblingIndex) *nameTree {
+// location without lines maps to its parent's node.
+func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
+	children := &scratch.children
 	n := len(p.Parents)
 	// Every line of every node could make a name node: an upper bound
 	// that sizes the arrays once.
@@ -63,16 +70,22 @@ func buildNameTree(p *symdb.Partition, children *siblingIndex) *nameTree {
 			bound += len(p.Locations[p.NodeLocations[i]].Lines)
 		}
 	}
+	// The tree grows in the scratch arrays, sized for the bound, and is
+	// copied out at its size: frames merged by name leave the bound partly
+	// unused, and the tree is kept for as long as the partition.
+	if cap(scratch.parent) < bound {
+		scratch.parent = make([]int32, 0, bound)
+		scratch.name = make([]int32, 0, bound)
+	}
 	nt := &nameTree{
 		nodeOf:    make([]int32, n),
-		parent:    make([]int32, 1, bound),
-		name:      make([]int32, 1, bound),
+		parent:    append(scratch.parent[:0], -1),
+		name:      append(scratch.name[:0], -1),
 		nodes:     n,
 		locations: len(p.Locations),
 		functions: len(p.Functions),
 		strs:      len(p.Strings),
 	}
-	nt.parent[0], nt.name[0] = -1, -1
 	if n > 0 {
 		nt.parents0 = &p.Parents[0]
 	}
@@ -114,12 +127,9 @@ func buildNameTree(p *symdb.Partition, children *siblingIndex) *nameTree {
 		}
 		nt.nodeOf[i] = cur
 	}
-	// Frames merged by name leave the bound partly unused; the tree is
-	// kept for as long as the partition, so it keeps only what it uses.
-	if len(nt.parent) < cap(nt.parent)*7/8 {
-		nt.parent = slices.Clone(nt.parent)
-		nt.name = slices.Clone(nt.name)
-	}
+	scratch.parent, scratch.name = nt.parent[:0], nt.name[:0]
+	nt.parent = slices.Clone(nt.parent)
+	nt.name = slices.Clone(nt.name)
 	return nt
 }
 
@@ -129,7 +139,7 @@ type nameTreeKey struct{}
 
 // partitionNameTree returns the name tree of p, built on first use and kept
 // with p, so it lives exactly as long as the partition does.
-func partitionNameTree(p *symdb.Partition, scratch *siblingIndex) *nameTree {
+func partitionNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 	nt := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p, scratch) }).(*nameTree)
 	if !nt.matches(p) {
 		// Partitions are immutable; only hand-built test partitions grow.
@@ -141,7 +151,7 @@ func partitionNameTree(p *symdb.Partition, scratch *siblingIndex) *nameTree {
 // partitionScratch holds the per-partition arrays of addPartition, reused
 // between calls. kids is all zeros between calls.
 type partitionScratch struct {
-	build             siblingIndex // for buildNameTree
+	build             nameTreeScratch
 	self, total, kids []int64
 	dst, kept, cand   []int32
 	cut               cutScratch

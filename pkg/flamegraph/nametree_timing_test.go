@@ -53,7 +53,7 @@ func benchBucketPartitions(b *testing.B) []*symdb.Partition {
 // partitions, as the first query over them does.
 func BenchmarkBuildNameTree(b *testing.B) {
 	parts := benchBucketPartitions(b)
-	var scratch siblingIndex
+	var scratch nameTreeScratch
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, p := range parts {

@@ -627,10 +627,10 @@ func TestNameTreeScratchReuse(t *testing.T) {
 	p, _ := partitionOf(big...)
 	parts = append(parts, p, parts[0], parts[1])
 
-	var scratch siblingIndex
+	var scratch nameTreeScratch
 	for i, p := range parts {
 		got := buildNameTree(p, &scratch)
-		want := buildNameTree(p, &siblingIndex{})
+		want := buildNameTree(p, &nameTreeScratch{})
 		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name, want.name) ||
 			!slices.Equal(got.nodeOf, want.nodeOf) || !slices.Equal(got.names, want.names) {
 			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name, want.parent, want.name)
@@ -698,7 +698,7 @@ func TestNameTreeIsSized(t *testing.T) {
 	if err := NewTree().AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
-	nt := partitionNameTree(p, &siblingIndex{})
+	nt := partitionNameTree(p, &nameTreeScratch{})
 	if got, want := p.SizeBytes(), before+nt.SizeBytes(); got != want || nt.SizeBytes() <= 0 {
 		t.Errorf("partition of %d bytes with a name tree of %d: SizeBytes %d, want %d", before, nt.SizeBytes(), got, want)
 	}
