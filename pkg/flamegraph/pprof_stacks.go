@@ -609,25 +609,39 @@ func nextInStack(locs []int32, k int32) int32 {
 
 // same reports whether the stack of partition node i is the one stored
 // from position pos of sh.locs, and remembers the nodes walked if so.
+//
+// The nodes are remembered as they are walked, so that the walk is made
+// once: nearly every candidate is the stack (hashes of 64 bits pick it),
+// and the rare one that is not has its nodes forgotten again.
 func (sh *stackShard) same(p *symdb.Partition, gloc []int32, i, pos int32) bool {
 	parents, nodeLocs := p.Parents, p.NodeLocations
 	memo, locs := sh.memo, sh.locs
 	for n, k := i, pos; memo[n] != k; {
 		if locs[k] != gloc[nodeLocs[n]] {
+			sh.forget(parents, i, n)
 			return false
 		}
+		memo[n] = k
 		n, k = parents[n], nextInStack(locs, k)
 		if parents[n] < 0 { // n is a chunk root: the stack ends here
 			if locs[k] != -1 {
+				sh.forget(parents, i, n)
 				return false
 			}
 			break
 		}
 	}
-	for n, k := i, pos; parents[n] >= 0 && memo[n] != k; n, k = parents[n], nextInStack(locs, k) {
-		memo[n] = k
-	}
 	return true
+}
+
+// forget clears what same remembered of the nodes from i up to, not
+// including, its ancestor end. A node may have been known with another
+// position before; it is then merely unknown again, which costs a longer
+// walk later and changes no answer.
+func (sh *stackShard) forget(parents []int32, i, end int32) {
+	for n := i; n != end; n = parents[n] {
+		sh.memo[n] = -1
+	}
 }
 
 // store adds the stack of partition node i as a new sample and returns
