@@ -494,13 +494,17 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 	}
 	shards := len(fs.shards)
 	dealt := fs.dealt[:shards]
-	// Goroutines deal a range of nodes each while the caller's goroutine
-	// interns the locations.
-	dealing := goRanges(len(nodeSelf), shards, func(w, lo, hi int) {
+	// Goroutines deal a range of nodes each and look up a range of the
+	// locations among those interned before; then the caller's goroutine
+	// interns the locations not found.
+	gloc := resetMap(fs.gloc, len(p.Locations))
+	fs.gloc = gloc
+	goRanges(len(nodeSelf), shards, func(w, lo, hi int) {
 		deal(ps, p, nodeSelf, match, lo, hi, dealt[w])
-	})
-	gloc := b.fastLocations(p, ps)
-	dealing()
+		locs := len(ps.usedLocs)
+		fs.findLocations(p, ps, ps.usedLocs[locs*w/shards:locs*(w+1)/shards], gloc)
+	})()
+	b.internLocations(p, ps, gloc)
 	seq := fs.seq
 	fs.seq++
 	var wg sync.WaitGroup
@@ -534,12 +538,27 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, l
 	}
 }
 
-// fastLocations returns the builder location of every location the nodes
-// of p use, interning the ones not seen before.
-func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []int32 {
+// findLocations sets gloc[li] for each location li of p in locs that has
+// the content of a location interned before. It only reads fs, so that
+// goroutines may look up disjoint ranges of locations at once.
+func (fs *fastState) findLocations(p *symdb.Partition, ps *pprofStacks, locs []int32, gloc []int32) {
+	for _, li := range locs {
+		gloc[li] = fs.locs.find(ps.locHash[li], func(g int32) bool {
+			src := fs.locSrc[g]
+			return sameLocation(p, li, src.p, src.li)
+		})
+	}
+}
+
+// internLocations interns every location the nodes of p use that
+// findLocations did not find (gloc[li] < 0), and sets its gloc.
+func (b *ProfileBuilder) internLocations(p *symdb.Partition, ps *pprofStacks, gloc []int32) {
 	fs := &b.fast
-	gloc := resetMap(fs.gloc, len(p.Locations))
 	for _, li := range ps.usedLocs {
+		if gloc[li] >= 0 {
+			continue
+		}
+		// An equal location of p may have been interned just before.
 		h := ps.locHash[li]
 		g := fs.locs.find(h, func(g int32) bool {
 			src := fs.locSrc[g]
@@ -561,8 +580,6 @@ func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []in
 		}
 		gloc[li] = g
 	}
-	fs.gloc = gloc
-	return gloc
 }
 
 // add adds the values of the nodes of p dealt to shard k, dealt[w][k] for
