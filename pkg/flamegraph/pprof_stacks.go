@@ -528,14 +528,43 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, l
 	}
 	shards := uint32(len(dealt))
 	parents := p.Parents
-	for i := lo; i < hi; i++ {
-		if nodeSelf[i] <= 0 || parents[i] < 0 || (match != nil && !match[i]) {
-			continue
+	// The nodes with values are gathered a block at a time without a
+	// branch: about one node in eight has one, in no pattern a branch
+	// predictor learns.
+	var withValue [gatherBlock]int32
+	for base := lo; base < hi; base += gatherBlock {
+		n := gatherPositive(&withValue, nodeSelf[base:min(base+gatherBlock, hi)], base)
+		for _, i := range withValue[:n] {
+			if parents[i] < 0 || (match != nil && !match[i]) {
+				continue
+			}
+			h, shard := ps.stack(p, int(i))
+			k := shard % shards
+			dealt[k] = append(dealt[k], dealtNode{hash: h, value: nodeSelf[i], node: i})
 		}
-		h, shard := ps.stack(p, i)
-		k := shard % shards
-		dealt[k] = append(dealt[k], dealtNode{hash: h, value: nodeSelf[i], node: int32(i)})
 	}
+}
+
+const gatherBlock = 256
+
+// gatherPositive writes base+j to dst for every values[j] > 0, in order,
+// and returns how many it wrote; len(values) ≤ gatherBlock.
+func gatherPositive(dst *[gatherBlock]int32, values []int64, base int) int {
+	n := 0
+	for j, v := range values {
+		dst[n&(gatherBlock-1)] = int32(base + j)
+		n += b2i(v > 0)
+	}
+	return n
+}
+
+// b2i is 1 for true and 0 for false, which the compiler makes without a
+// branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // findLocations sets gloc[li] for each location li of p in locs that has
