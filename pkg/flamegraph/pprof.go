@@ -158,9 +158,13 @@ type ProfileBuilder struct {
 	locMap  []int32
 	fnMap   []int32
 	mapMap  []int32
-	pathBuf []int32
-	fnode   []int32
-	fnTree  stackTrie
+	// strMap is reset on first use in a partition (strMapped), as most
+	// partitions of a query add no new function.
+	strMap    []int32
+	strMapped bool
+	pathBuf   []int32
+	fnode     []int32
+	fnTree    stackTrie
 
 	// Untruncated partitions are added through their stack hashes (see
 	// addPartitionFast) to stacks of their own, not to the trie.
@@ -215,7 +219,7 @@ func (b *ProfileBuilder) SizeBytes() int64 {
 	n := int64(unsafe.Sizeof(*b)) + max(b.mapBytes(), b.mapBytesPeak)
 	n += sliceBytes(b.strs) + sliceBytes(b.funcs) + sliceBytes(b.maps) + sliceBytes(b.locs) + sliceBytes(b.lines)
 	n += sliceBytes(b.variant) + sliceBytes(b.keyBuf)
-	n += sliceBytes(b.nodeMap) + sliceBytes(b.locMap) + sliceBytes(b.fnMap) + sliceBytes(b.mapMap)
+	n += sliceBytes(b.nodeMap) + sliceBytes(b.locMap) + sliceBytes(b.fnMap) + sliceBytes(b.mapMap) + sliceBytes(b.strMap)
 	n += sliceBytes(b.pathBuf) + sliceBytes(b.fnode)
 	n += b.stacks.sizeBytes() + b.fnTree.sizeBytes()
 	fs := &b.fast
@@ -351,6 +355,7 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 	b.locMap = resetMap(b.locMap, len(p.Locations))
 	b.fnMap = resetMap(b.fnMap, len(p.Functions))
 	b.mapMap = resetMap(b.mapMap, len(p.Mappings))
+	b.strMapped = false
 	if b.pgo != nil && (b.pgo.KeepLocations > 0 || b.pgo.AggregateCallees) {
 		b.addPartitionPGO(p, nodeSelf)
 		return nil
@@ -536,15 +541,31 @@ func (b *ProfileBuilder) str(s string) int32 {
 	return id
 }
 
+// partitionStr returns the builder ID of string si of partition p.
+func (b *ProfileBuilder) partitionStr(p *symdb.Partition, si uint32) int32 {
+	if !b.strMapped {
+		b.strMap = resetMap(b.strMap, len(p.Strings))
+		b.strMapped = true
+	}
+	if id := b.strMap[si]; id >= 0 {
+		return id
+	}
+	id := b.str(p.Strings[si])
+	b.strMap[si] = id
+	return id
+}
+
 func (b *ProfileBuilder) function(p *symdb.Partition, fi uint32) int32 {
 	if id := b.fnMap[fi]; id >= 0 {
 		return id
 	}
 	f := &p.Functions[fi]
+	// A partition's functions share file names, and most have their name
+	// as system name: each string is looked up once per partition.
 	id := b.internFunction(pbFunction{
-		name:       b.str(p.Strings[f.Name]),
-		systemName: b.str(p.Strings[f.SystemName]),
-		filename:   b.str(p.Strings[f.Filename]),
+		name:       b.partitionStr(p, f.Name),
+		systemName: b.partitionStr(p, f.SystemName),
+		filename:   b.partitionStr(p, f.Filename),
 		startLine:  f.StartLine,
 	})
 	b.fnMap[fi] = id

@@ -494,13 +494,17 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 	}
 	shards := len(fs.shards)
 	dealt := fs.dealt[:shards]
-	// Goroutines deal a range of nodes each while the caller's goroutine
-	// interns the locations.
-	dealing := goRanges(len(nodeSelf), shards, func(w, lo, hi int) {
+	// Goroutines deal a range of nodes each and look up a range of the
+	// locations among those interned before; then the caller's goroutine
+	// interns the locations not found.
+	gloc := resetMap(fs.gloc, len(p.Locations))
+	fs.gloc = gloc
+	goRanges(len(nodeSelf), shards, func(w, lo, hi int) {
 		deal(ps, p, nodeSelf, match, lo, hi, dealt[w])
-	})
-	gloc := b.fastLocations(p, ps)
-	dealing()
+		locs := len(ps.usedLocs)
+		fs.findLocations(p, ps, ps.usedLocs[locs*w/shards:locs*(w+1)/shards], gloc)
+	})()
+	b.internLocations(p, ps, gloc)
 	seq := fs.seq
 	fs.seq++
 	var wg sync.WaitGroup
@@ -524,22 +528,66 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, l
 	}
 	shards := uint32(len(dealt))
 	parents := p.Parents
-	for i := lo; i < hi; i++ {
-		if nodeSelf[i] <= 0 || parents[i] < 0 || (match != nil && !match[i]) {
-			continue
+	// The nodes with values are gathered a block at a time without a
+	// branch: about one node in eight has one, in no pattern a branch
+	// predictor learns.
+	var withValue [gatherBlock]int32
+	for base := lo; base < hi; base += gatherBlock {
+		n := gatherPositive(&withValue, nodeSelf[base:min(base+gatherBlock, hi)], base)
+		for _, i := range withValue[:n] {
+			if parents[i] < 0 || (match != nil && !match[i]) {
+				continue
+			}
+			h, shard := ps.stack(p, int(i))
+			k := shard % shards
+			dealt[k] = append(dealt[k], dealtNode{hash: h, value: nodeSelf[i], node: i})
 		}
-		h, shard := ps.stack(p, i)
-		k := shard % shards
-		dealt[k] = append(dealt[k], dealtNode{hash: h, value: nodeSelf[i], node: int32(i)})
 	}
 }
 
-// fastLocations returns the builder location of every location the nodes
-// of p use, interning the ones not seen before.
-func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []int32 {
+const gatherBlock = 256
+
+// gatherPositive writes base+j to dst for every values[j] > 0, in order,
+// and returns how many it wrote; len(values) ≤ gatherBlock.
+func gatherPositive(dst *[gatherBlock]int32, values []int64, base int) int {
+	n := 0
+	for j, v := range values {
+		dst[n&(gatherBlock-1)] = int32(base + j)
+		n += b2i(v > 0)
+	}
+	return n
+}
+
+// b2i is 1 for true and 0 for false, which the compiler makes without a
+// branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// findLocations sets gloc[li] for each location li of p in locs that has
+// the content of a location interned before. It only reads fs, so that
+// goroutines may look up disjoint ranges of locations at once.
+func (fs *fastState) findLocations(p *symdb.Partition, ps *pprofStacks, locs []int32, gloc []int32) {
+	for _, li := range locs {
+		gloc[li] = fs.locs.find(ps.locHash[li], func(g int32) bool {
+			src := fs.locSrc[g]
+			return sameLocation(p, li, src.p, src.li)
+		})
+	}
+}
+
+// internLocations interns every location the nodes of p use that
+// findLocations did not find (gloc[li] < 0), and sets its gloc.
+func (b *ProfileBuilder) internLocations(p *symdb.Partition, ps *pprofStacks, gloc []int32) {
 	fs := &b.fast
-	gloc := resetMap(fs.gloc, len(p.Locations))
 	for _, li := range ps.usedLocs {
+		if gloc[li] >= 0 {
+			continue
+		}
+		// An equal location of p may have been interned just before.
 		h := ps.locHash[li]
 		g := fs.locs.find(h, func(g int32) bool {
 			src := fs.locSrc[g]
@@ -561,8 +609,6 @@ func (b *ProfileBuilder) fastLocations(p *symdb.Partition, ps *pprofStacks) []in
 		}
 		gloc[li] = g
 	}
-	fs.gloc = gloc
-	return gloc
 }
 
 // add adds the values of the nodes of p dealt to shard k, dealt[w][k] for
@@ -609,25 +655,39 @@ func nextInStack(locs []int32, k int32) int32 {
 
 // same reports whether the stack of partition node i is the one stored
 // from position pos of sh.locs, and remembers the nodes walked if so.
+//
+// The nodes are remembered as they are walked, so that the walk is made
+// once: nearly every candidate is the stack (hashes of 64 bits pick it),
+// and the rare one that is not has its nodes forgotten again.
 func (sh *stackShard) same(p *symdb.Partition, gloc []int32, i, pos int32) bool {
 	parents, nodeLocs := p.Parents, p.NodeLocations
 	memo, locs := sh.memo, sh.locs
 	for n, k := i, pos; memo[n] != k; {
 		if locs[k] != gloc[nodeLocs[n]] {
+			sh.forget(parents, i, n)
 			return false
 		}
+		memo[n] = k
 		n, k = parents[n], nextInStack(locs, k)
 		if parents[n] < 0 { // n is a chunk root: the stack ends here
 			if locs[k] != -1 {
+				sh.forget(parents, i, n)
 				return false
 			}
 			break
 		}
 	}
-	for n, k := i, pos; parents[n] >= 0 && memo[n] != k; n, k = parents[n], nextInStack(locs, k) {
-		memo[n] = k
-	}
 	return true
+}
+
+// forget clears what same remembered of the nodes from i up to, not
+// including, its ancestor end. A node may have been known with another
+// position before; it is then merely unknown again, which costs a longer
+// walk later and changes no answer.
+func (sh *stackShard) forget(parents []int32, i, end int32) {
+	for n := i; n != end; n = parents[n] {
+		sh.memo[n] = -1
+	}
 }
 
 // store adds the stack of partition node i as a new sample and returns

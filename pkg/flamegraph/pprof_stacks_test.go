@@ -2,9 +2,13 @@ package flamegraph
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cinder-profiling/cinder/pkg/symdb"
+	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
 )
 
 // TestPprofStacksHashes checks the stack hash and shard of every node, the
@@ -143,4 +147,94 @@ func TestProfileBuilderSizeAndReset(t *testing.T) {
 			t.Fatalf("builder location %d still refers to a partition after Reset", g)
 		}
 	}
+}
+
+// TestProfileBuilderCollidingStackHashes builds a profile from partitions
+// whose stack hashes are only the stacks' depths halved, so that nearly
+// every lookup meets stored stacks that are not the one looked for: some
+// equal from the leaf up to near the root, some one location longer. It
+// checks that the profile equals the one built with real hashes.
+func TestProfileBuilderCollidingStackHashes(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	a, av := syntheticPartition(3000, 1)
+	// Hashes are made up for leaves only: inner nodes get no values.
+	isParent := make([]bool, len(a.Parents))
+	for _, par := range a.Parents {
+		if par >= 0 {
+			isParent[par] = true
+		}
+	}
+	for i := range av {
+		if isParent[i] {
+			av[i] = 0
+		}
+	}
+	// b is a with other locations just below the roots: its stacks equal
+	// a's but for their root-most location.
+	b := clonePartition(a)
+	for i, par := range b.Parents {
+		if par >= 0 && b.Parents[par] < 0 {
+			b.NodeLocations[i] = (b.NodeLocations[i] + 1) % int32(len(b.Locations))
+		}
+	}
+	// c is a without the locations just below the roots: its stacks are
+	// a's less their root-most location.
+	c := clonePartition(a)
+	for i, par := range a.Parents {
+		if par >= 0 && a.Parents[par] >= 0 && a.Parents[a.Parents[par]] < 0 {
+			c.Parents[i] = a.Parents[par]
+		}
+	}
+	build := func(parallelism int, colliding bool) *googlev1.Profile {
+		pb := NewProfileBuilder(pt, 0, 1)
+		pb.SetParallelism(parallelism)
+		// Partitions of their own, so that each run derives its hashes.
+		parts := []*symdb.Partition{clonePartition(a), clonePartition(b), clonePartition(c)}
+		if colliding {
+			for _, p := range parts {
+				p.Derived(pprofStacksKey{}, func() any { return depthStackHashes(p) })
+			}
+		}
+		for _, p := range []*symdb.Partition{parts[0], parts[1], parts[2], parts[0], parts[2], parts[1]} {
+			if err := pb.AddPartition(p, av); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return pb.Build()
+	}
+	want := build(1, false)
+	if len(want.Sample) < 100 {
+		t.Fatalf("%d samples: too few to compare", len(want.Sample))
+	}
+	for _, parallelism := range []int{1, 2} {
+		if got := build(parallelism, true); !proto.Equal(got, want) {
+			t.Errorf("parallelism %d: colliding hashes built another profile (%d samples, want %d)",
+				parallelism, len(got.Sample), len(want.Sample))
+		}
+	}
+}
+
+// clonePartition returns a partition with p's stacks and tables, in
+// slices of its own for the stacks.
+func clonePartition(p *symdb.Partition) *symdb.Partition {
+	return &symdb.Partition{
+		Key: p.Key, Parents: slices.Clone(p.Parents), NodeLocations: slices.Clone(p.NodeLocations),
+		Locations: p.Locations, Functions: p.Functions, Mappings: p.Mappings, Strings: p.Strings,
+	}
+}
+
+// depthStackHashes returns the pprof stacks of p with half the depth of
+// each leaf's stack as its hash: equal stacks still hash equal.
+func depthStackHashes(p *symdb.Partition) *pprofStacks {
+	ps := buildPprofStacks(p)
+	depth := make([]uint64, len(p.Parents))
+	for i, par := range p.Parents {
+		if par >= 0 {
+			depth[i] = depth[par] + 1
+		}
+		if leaf, ok := ps.leaf(i); ok {
+			ps.leafHash[leaf] = depth[i] / 2
+		}
+	}
+	return ps
 }
