@@ -62,50 +62,32 @@ func (b *ProfileBuilder) AppendEncoded(dst []byte) ([]byte, error) {
 // sample i has the stack of refs[i], its locations numbered by locID, and
 // the single value values[i].
 func encodeSamples(arenas [][]int32, refs []sampleRef, values []int64, locID []uint64) []byte {
-	// Sized first, so that the range is encoded into one allocation.
-	size := 0
-	idsSize := make([]int, len(refs))
+	// Each stack is walked once: its IDs go to scratch, whose size gives the
+	// lengths that precede them.
+	var ids []byte
+	out := make([]byte, 0, 48*len(refs)) // about what a CPU sample takes
 	for i, r := range refs {
+		ids = ids[:0]
 		locs := arenas[r.arena]
-		n := 0
 		for k := r.start; locs[k] != -1; k = nextInStack(locs, k) {
-			n += uvarintLen(locID[locs[k]])
+			ids = binary.AppendUvarint(ids, locID[locs[k]])
 		}
-		idsSize[i] = n
-		size += sampleLen(n, values[i])
-	}
-	out := make([]byte, 0, size)
-	for i, r := range refs {
-		n := idsSize[i]
 		v := uint64(values[i])
-		body := uvarintLen(v) + 2
-		if n > 0 {
-			body += 1 + uvarintLen(uint64(n)) + n
+		body := 2 + uvarintLen(v) // tag, length (one byte: at most 10), value
+		if len(ids) > 0 {
+			body += 1 + uvarintLen(uint64(len(ids))) + len(ids)
 		}
 		out = append(out, tagProfileSample)
 		out = binary.AppendUvarint(out, uint64(body))
-		if n > 0 {
+		if len(ids) > 0 {
 			out = append(out, tagSampleLocationID)
-			out = binary.AppendUvarint(out, uint64(n))
-			locs := arenas[r.arena]
-			for k := r.start; locs[k] != -1; k = nextInStack(locs, k) {
-				out = binary.AppendUvarint(out, locID[locs[k]])
-			}
+			out = binary.AppendUvarint(out, uint64(len(ids)))
+			out = append(out, ids...)
 		}
 		out = append(out, tagSampleValue, byte(uvarintLen(v)))
 		out = binary.AppendUvarint(out, v)
 	}
 	return out
-}
-
-// sampleLen is the encoded size of a sample, tag and length included, whose
-// packed location IDs take idsSize bytes and whose single value is v.
-func sampleLen(idsSize int, v int64) int {
-	body := 2 + uvarintLen(uint64(v)) // tag, length (one byte: at most 10), value
-	if idsSize > 0 {
-		body += 1 + uvarintLen(uint64(idsSize)) + idsSize
-	}
-	return 1 + uvarintLen(uint64(body)) + body
 }
 
 // uvarintLen is the size of v as a varint.
