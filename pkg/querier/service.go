@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -37,16 +36,16 @@ type Service struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	// trees holds the per-block merge trees of finished queries for reuse:
-	// they are the bulk of what a merge allocates.
-	trees sync.Pool
+	// trees holds the merge trees of finished queries for reuse: they are
+	// the bulk of what a merge allocates.
+	trees freeList[*flamegraph.Tree]
 	// sums lends the per-partition sample sums of finished queries.
 	sums sumArrays
-	// profiles holds the builders of finished SelectMergeProfile queries:
-	// their tables of stacks, locations and strings are grown anew by
-	// every query otherwise. Builders larger than maxPooledBuilderBytes
-	// are left to the garbage collector (see releaseProfileBuilder).
-	profiles              sync.Pool
+	// profiles holds a builder of a finished SelectMergeProfile query:
+	// its tables of stacks, locations and strings are grown anew by every
+	// query otherwise. Builders larger than maxPooledBuilderBytes are left
+	// to the garbage collector (see releaseProfileBuilder).
+	profiles              freeList[*flamegraph.ProfileBuilder]
 	maxPooledBuilderBytes int64
 }
 
@@ -59,7 +58,12 @@ const defaultMaxPooledBuilderBytes = 64 << 20
 
 // New returns a Service over blocks.
 func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
-	return &Service{cfg: cfg, blocks: blocks, logger: logger, now: time.Now, maxPooledBuilderBytes: defaultMaxPooledBuilderBytes}
+	s := &Service{cfg: cfg, blocks: blocks, logger: logger, now: time.Now, maxPooledBuilderBytes: defaultMaxPooledBuilderBytes}
+	// A merge uses a tree per core, and truncating it two more; one query
+	// at a time reuses them all. More concurrent queries allocate theirs.
+	s.trees.max = 2*s.parallelism() + 2
+	s.profiles.max = 1
+	return s
 }
 
 // Handler returns the path prefix and the HTTP handler that serve the
@@ -123,7 +127,7 @@ func requestSizeInterceptor(limit int) connect.UnaryInterceptorFunc {
 
 // blockTree returns an empty tree, reused when one is free.
 func (s *Service) blockTree() *flamegraph.Tree {
-	if t, ok := s.trees.Get().(*flamegraph.Tree); ok {
+	if t, ok := s.trees.get(); ok {
 		return t
 	}
 	return flamegraph.NewTree()
@@ -132,7 +136,7 @@ func (s *Service) blockTree() *flamegraph.Tree {
 // profileBuilder returns a builder for a profile of type pt over
 // [startMs, endMs], reused when one is free.
 func (s *Service) profileBuilder(pt flamegraph.ProfileTypeInfo, startMs, endMs int64) *flamegraph.ProfileBuilder {
-	if b, ok := s.profiles.Get().(*flamegraph.ProfileBuilder); ok {
+	if b, ok := s.profiles.get(); ok {
 		b.Reset(pt, startMs, endMs)
 		return b
 	}
@@ -148,11 +152,11 @@ func (s *Service) releaseProfileBuilder(b *flamegraph.ProfileBuilder) {
 		return
 	}
 	b.Reset(flamegraph.ProfileTypeInfo{}, 0, 0)
-	s.profiles.Put(b)
+	s.profiles.put(b)
 }
 
 // releaseTree makes t available to later queries; t must not be used after.
 func (s *Service) releaseTree(t *flamegraph.Tree) {
 	t.Reset()
-	s.trees.Put(t)
+	s.trees.put(t)
 }
