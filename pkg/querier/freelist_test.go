@@ -32,3 +32,31 @@ func TestFreeList(t *testing.T) {
 		t.Fatal("the zero value kept a value")
 	}
 }
+
+func TestSumArrays(t *testing.T) {
+	p := &sumArrays{maxBytes: 8 * 300}
+	small, big := p.get(100), p.get(200)
+	if len(small) != 100 || len(big) != 200 {
+		t.Fatalf("lengths %d and %d, want 100 and 200", len(small), len(big))
+	}
+	small[3], big[7] = 5, 9
+	p.put(big)
+	p.put(small)
+	p.put(make([]int64, 10)) // over maxBytes: dropped
+	runtime.GC()
+	runtime.GC()
+	// The smallest array that fits is lent, zeroed.
+	if a := p.get(50); cap(a) != cap(small) || a[3] != 0 {
+		t.Errorf("get(50) lent an array of capacity %d (want %d) with a[3] = %d", cap(a), cap(small), a[3])
+	}
+	if a := p.get(150); cap(a) != cap(big) || len(a) != 150 || a[7] != 0 {
+		t.Errorf("get(150) lent an array of capacity %d, length %d (want %d, 150) with a[7] = %d", cap(a), len(a), cap(big), a[7])
+	}
+	if len(p.free) != 0 || p.bytes != 0 {
+		t.Errorf("%d arrays (%d bytes) left after lending both", len(p.free), p.bytes)
+	}
+	var none *sumArrays
+	if a := none.get(4); len(a) != 4 {
+		t.Errorf("a nil sumArrays allocated %d sums, want 4", len(a))
+	}
+}

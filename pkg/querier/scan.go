@@ -159,7 +159,7 @@ func (s *Service) scanBlock(ctx context.Context, b *bucket.Block, q selectQuery,
 		StartNanos:    q.start * 1e6,
 		EndNanos:      q.end * 1e6,
 	}
-	err = profiles.Scan(ctx, sel, opts.columns, func(row *blockreader.ProfileRow) error {
+	err = profiles.ScanWith(ctx, &s.scans, sel, opts.columns, func(row *blockreader.ProfileRow) error {
 		pos, ok := series.position(row.SeriesIndex)
 		if !ok {
 			return nil
@@ -216,24 +216,57 @@ func newStackValues(ctx context.Context, b *bucket.Block, sums *sumArrays) *stac
 }
 
 // sumArrays lends the per-partition arrays of stackValues, which are about
-// a megabyte each for large partitions, from one query to the next.
-type sumArrays struct{ pool sync.Pool }
+// a megabyte each for large partitions, from one query to the next. It
+// keeps up to maxBytes of them whatever the garbage collector does (see
+// freeList), and lends the smallest that fits, so that partitions of every
+// size find theirs. The zero value keeps nothing.
+type sumArrays struct {
+	mu       sync.Mutex
+	free     [][]int64
+	bytes    int64 // held in free
+	maxBytes int64
+}
+
+// defaultMaxSumBytes bounds the sum arrays a service keeps: the bench
+// bucket's all-CPU queries use about 16 MB at a time, 31 MB in all.
+const defaultMaxSumBytes = 64 << 20
 
 // get returns a zeroed array of n sums.
 func (p *sumArrays) get(n int) []int64 {
 	if p != nil {
-		if a, ok := p.pool.Get().(*[]int64); ok && cap(*a) >= n {
-			s := (*a)[:n]
+		p.mu.Lock()
+		best := -1
+		for i, a := range p.free {
+			if cap(a) >= n && (best < 0 || cap(a) < cap(p.free[best])) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			a := p.free[best]
+			last := len(p.free) - 1
+			p.free[best], p.free[last] = p.free[last], nil
+			p.free = p.free[:last]
+			p.bytes -= 8 * int64(cap(a))
+			p.mu.Unlock()
+			s := a[:n]
 			clear(s)
 			return s
 		}
+		p.mu.Unlock()
 	}
 	return make([]int64, n)
 }
 
+// put keeps s for a later get unless that would hold more than maxBytes.
 func (p *sumArrays) put(s []int64) {
-	if p != nil && s != nil {
-		p.pool.Put(&s)
+	if p == nil || cap(s) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if size := 8 * int64(cap(s)); p.bytes+size <= p.maxBytes {
+		p.free = append(p.free, s)
+		p.bytes += size
 	}
 }
 
