@@ -169,6 +169,10 @@ type ProfileBuilder struct {
 	// Untruncated partitions are added through their stack hashes (see
 	// addPartitionFast) to stacks of their own, not to the trie.
 	fast fastState
+
+	// encoded holds each goroutine's share of the encoded samples in
+	// AppendEncoded, kept for the next profile.
+	encoded [][]byte
 }
 
 // NewProfileBuilder starts a profile of type pt for the query range
@@ -222,6 +226,10 @@ func (b *ProfileBuilder) SizeBytes() int64 {
 	n += sliceBytes(b.nodeMap) + sliceBytes(b.locMap) + sliceBytes(b.fnMap) + sliceBytes(b.mapMap) + sliceBytes(b.strMap)
 	n += sliceBytes(b.pathBuf) + sliceBytes(b.fnode)
 	n += b.stacks.sizeBytes() + b.fnTree.sizeBytes()
+	n += sliceBytes(b.encoded)
+	for _, e := range b.encoded {
+		n += sliceBytes(e)
+	}
 	fs := &b.fast
 	n += sliceBytes(fs.shards) + fs.locs.sizeBytes() + sliceBytes(fs.locSrc) + sliceBytes(fs.gloc) + sliceBytes(fs.dealt)
 	for _, d := range fs.dealt {

@@ -32,40 +32,45 @@ func (b *ProfileBuilder) AppendEncoded(dst []byte) ([]byte, error) {
 	parts := max(1, min(b.parallelism, len(refs)))
 	locID := make([]uint64, len(b.locs))
 	locOrder := numberLocations(firstUses(arenas, refs, len(locID), parts), locID)
-	encoded := make([][]byte, parts)
+	for len(b.encoded) < parts {
+		b.encoded = append(b.encoded, nil)
+	}
+	encoded := b.encoded[:parts]
 	wait := goRanges(len(refs), parts, func(part, lo, hi int) {
-		encoded[part] = encodeSamples(arenas, refs[lo:hi], values[lo:hi], locID)
+		encoded[part] = encodeSamples(encoded[part][:0], arenas, refs[lo:hi], values[lo:hi], locID)
 	})
 	p := b.emitTables(locOrder)
 	wait()
 
 	// proto writes fields in the order of their numbers, each on its own:
 	// sample_type (1), then the samples (2), then the rest (3 to 14).
-	var err error
-	sampleType := p.SampleType
+	// Everything is sized first (proto keeps the sizes in the messages)
+	// so that dst grows once.
+	head := &googlev1.Profile{SampleType: p.SampleType}
 	p.SampleType = nil
-	if dst, err = (proto.MarshalOptions{}).MarshalAppend(dst, &googlev1.Profile{SampleType: sampleType}); err != nil {
-		return nil, err
-	}
-	n := 0
+	n := proto.Size(head) + proto.Size(p)
 	for _, e := range encoded {
 		n += len(e)
 	}
 	dst = growBytes(dst, n)
+	cached := proto.MarshalOptions{UseCachedSize: true}
+	var err error
+	if dst, err = cached.MarshalAppend(dst, head); err != nil {
+		return nil, err
+	}
 	for _, e := range encoded {
 		dst = append(dst, e...)
 	}
-	return proto.MarshalOptions{}.MarshalAppend(dst, p)
+	return cached.MarshalAppend(dst, p)
 }
 
-// encodeSamples encodes samples as the repeated field sample of a profile:
-// sample i has the stack of refs[i], its locations numbered by locID, and
-// the single value values[i].
-func encodeSamples(arenas [][]int32, refs []sampleRef, values []int64, locID []uint64) []byte {
+// encodeSamples appends to out the encoding of samples as the repeated
+// field sample of a profile: sample i has the stack of refs[i], its
+// locations numbered by locID, and the single value values[i].
+func encodeSamples(out []byte, arenas [][]int32, refs []sampleRef, values []int64, locID []uint64) []byte {
 	// Each stack is walked once: its IDs go to scratch, whose size gives the
 	// lengths that precede them.
 	var ids []byte
-	out := make([]byte, 0, 48*len(refs)) // about what a CPU sample takes
 	for i, r := range refs {
 		ids = ids[:0]
 		locs := arenas[r.arena]
