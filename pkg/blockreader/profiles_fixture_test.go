@@ -186,8 +186,14 @@ func (t *profilesTable) seriesIndexes() []uint32 {
 // scanAll runs Scan and returns deep copies of the rows it yields.
 func scanAll(tb testing.TB, p *ProfilesReader, sel ProfileSelection, cols ProfileColumns) []ProfileRow {
 	tb.Helper()
+	return scanAllWith(tb, p, nil, sel, cols)
+}
+
+// scanAllWith is scanAll with the scan's buffers lent by bufs.
+func scanAllWith(tb testing.TB, p *ProfilesReader, bufs *ScanBuffers, sel ProfileSelection, cols ProfileColumns) []ProfileRow {
+	tb.Helper()
 	var out []ProfileRow
-	err := p.Scan(context.Background(), sel, cols, func(r *ProfileRow) error {
+	err := p.ScanWith(context.Background(), bufs, sel, cols, func(r *ProfileRow) error {
 		c := *r
 		c.StacktraceIDs = slices.Clone(r.StacktraceIDs)
 		c.Values = slices.Clone(r.Values)

@@ -518,6 +518,42 @@ func TestProfilesReaderMissingColumns(t *testing.T) {
 	}
 }
 
+// Buffers lent from one scan to the next, across files, selections and
+// columns, change nothing in what a scan reads.
+func TestProfilesReaderScanBuffers(t *testing.T) {
+	files := []*ProfilesReader{
+		openBytes(t, writeSynthProfiles(t, synthProfiles(3, 400, 4), synthOptions{variant: synthD, pageBytes: 2 << 10})),
+		openBytes(t, writeSynthProfiles(t, synthProfiles(5, 300, 6), synthOptions{variant: synthD, pageBytes: 4 << 10})),
+	}
+	bufs := &ScanBuffers{Max: 1}
+	var first *profileScan
+	for round := range 3 {
+		for i, p := range files {
+			for _, c := range []struct {
+				sel  ProfileSelection
+				cols ProfileColumns
+			}{
+				{allTime(seq(0, 4)), AllProfileColumns},
+				{allTime([]uint32{1, 3}), ColumnSamples},
+				{allTime([]uint32{2}), ColumnTotalValue | ColumnID},
+			} {
+				got := scanAllWith(t, p, bufs, c.sel, c.cols)
+				if d := diffRows(got, scanAll(t, p, c.sel, c.cols)); d != "" {
+					t.Fatalf("round %d, file %d, series %v: %s", round, i, c.sel.SeriesIndexes, d)
+				}
+				if len(bufs.free) != 1 {
+					t.Fatalf("%d scans kept, want 1", len(bufs.free))
+				}
+				if first == nil {
+					first = bufs.free[0]
+				} else if bufs.free[0] != first {
+					t.Fatal("a scan's buffers were not reused by the next scan")
+				}
+			}
+		}
+	}
+}
+
 func TestProfilesReaderScanErrors(t *testing.T) {
 	data := writeSynthProfiles(t, synthProfiles(3, 400, 4), synthOptions{variant: synthD, pageBytes: 2 << 10})
 	p := openBytes(t, data)

@@ -76,9 +76,41 @@ type ProfileRow struct {
 	Annotations   []Annotation
 }
 
-// profileScans keeps the state of finished scans, whatever their reader,
-// so that their buffers serve the next ones.
-var profileScans = sync.Pool{New: func() any { return &profileScan{strings: make(map[string]string)} }}
+// ScanBuffers keeps the state of finished scans, whatever their reader, so
+// that their buffers (a column chunk's worth of pages per column read, and
+// the decoded values) serve the next ones. It keeps at most Max scans; the
+// zero value keeps none. It is safe for concurrent use.
+type ScanBuffers struct {
+	Max int
+
+	mu   sync.Mutex
+	free []*profileScan
+}
+
+func (b *ScanBuffers) get() *profileScan {
+	if b != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if n := len(b.free); n > 0 {
+			s := b.free[n-1]
+			b.free[n-1] = nil
+			b.free = b.free[:n-1]
+			return s
+		}
+	}
+	return &profileScan{strings: make(map[string]string)}
+}
+
+func (b *ScanBuffers) put(s *profileScan) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.free) < b.Max {
+		b.free = append(b.free, s)
+	}
+}
 
 // Scan calls fn for every row selected by sel, in file order (by
 // SeriesIndex, then TimeNanos), with the columns in cols filled in. It
@@ -89,6 +121,12 @@ var profileScans = sync.Pool{New: func() any { return &profileScan{strings: make
 // pages whose statistics rule out a match, then reads the other columns
 // only for the selected rows. It checks ctx before each page it loads.
 func (p *ProfilesReader) Scan(ctx context.Context, sel ProfileSelection, cols ProfileColumns, fn func(*ProfileRow) error) error {
+	return p.ScanWith(ctx, nil, sel, cols, fn)
+}
+
+// ScanWith is Scan with its buffers taken from bufs, and given back to it
+// when it returns; nil allocates them.
+func (p *ProfilesReader) ScanWith(ctx context.Context, bufs *ScanBuffers, sel ProfileSelection, cols ProfileColumns, fn func(*ProfileRow) error) error {
 	for i := 1; i < len(sel.SeriesIndexes); i++ {
 		if sel.SeriesIndexes[i] <= sel.SeriesIndexes[i-1] {
 			return fmt.Errorf("profiles.parquet: series indexes not ascending and distinct at %d", i)
@@ -100,10 +138,10 @@ func (p *ProfilesReader) Scan(ctx context.Context, sel ProfileSelection, cols Pr
 	if len(sel.SeriesIndexes) == 0 || sel.StartNanos > sel.EndNanos {
 		return nil
 	}
-	s := profileScans.Get().(*profileScan)
+	s := bufs.get()
 	defer func() {
 		s.release()
-		profileScans.Put(s)
+		bufs.put(s)
 	}()
 	s.begin(p, ctx, sel, cols, fn)
 	for g := range p.rowGroups {
@@ -126,8 +164,8 @@ func (p *ProfilesReader) Scan(ctx context.Context, sel ProfileSelection, cols Pr
 // rowRange is a half-open range of rows of one row group.
 type rowRange struct{ start, end int64 }
 
-// profileScan is the state of one Scan, kept in a pool between scans so
-// that its buffers are reused.
+// profileScan is the state of one Scan, kept in ScanBuffers between scans
+// so that its buffers are reused.
 type profileScan struct {
 	p       *ProfilesReader
 	ctx     context.Context

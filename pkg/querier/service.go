@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/bucket"
 	"github.com/cinder-profiling/cinder/pkg/flamegraph"
 	"github.com/cinder-profiling/cinder/pkg/parallelgzip"
@@ -41,6 +42,8 @@ type Service struct {
 	trees freeList[*flamegraph.Tree]
 	// sums lends the per-partition sample sums of finished queries.
 	sums sumArrays
+	// scans lends the buffers of finished profile scans.
+	scans blockreader.ScanBuffers
 	// profiles holds a builder of a finished SelectMergeProfile query:
 	// its tables of stacks, locations and strings are grown anew by every
 	// query otherwise. Builders larger than maxPooledBuilderBytes are left
@@ -63,6 +66,9 @@ func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
 	// at a time reuses them all. More concurrent queries allocate theirs.
 	s.trees.max = 2*s.parallelism() + 2
 	s.profiles.max = 1
+	s.sums.maxBytes = defaultMaxSumBytes
+	// A block is scanned by one core at a time.
+	s.scans.Max = s.parallelism()
 	return s
 }
 
