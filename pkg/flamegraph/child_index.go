@@ -111,10 +111,14 @@ func log2(n int) int {
 // Node 0 is the root and exists after reset; every other node is added
 // through add, in node order.
 type siblingIndex struct {
-	first, count []int32 // per node: its first child, its number of children
-	link         []siblingLink
-	wide         childIndex
+	head []siblingHead // per node
+	link []siblingLink
+	wide childIndex
 }
+
+// siblingHead is a node's first child (-1 for none) and its number of
+// children, side by side: a lookup reads both.
+type siblingHead struct{ first, count int32 }
 
 // siblingLink is a node's key and its next sibling (-1 for none).
 type siblingLink struct{ next, key int32 }
@@ -123,18 +127,18 @@ const wideFanout = 16
 
 // reset empties the index down to node 0 and makes room for n nodes.
 func (ix *siblingIndex) reset(n int) {
-	ix.first = append(slices.Grow(ix.first[:0], n), -1)
-	ix.count = append(slices.Grow(ix.count[:0], n), 0)
+	ix.head = append(slices.Grow(ix.head[:0], n), siblingHead{first: -1})
 	ix.link = append(slices.Grow(ix.link[:0], n), siblingLink{next: -1, key: -1})
 	ix.wide.reset()
 }
 
 // get returns the child of node cur whose key is key, or -1.
 func (ix *siblingIndex) get(cur, key int32) int32 {
-	if ix.count[cur] > wideFanout {
+	h := ix.head[cur]
+	if h.count > wideFanout {
 		return ix.wide.get(cur, key)
 	}
-	for c := ix.first[cur]; c >= 0; {
+	for c := h.first; c >= 0; {
 		l := ix.link[c]
 		if l.key == key {
 			return c
@@ -146,14 +150,14 @@ func (ix *siblingIndex) get(cur, key int32) int32 {
 
 // add records node c, the next node, with key key, as a new child of cur.
 func (ix *siblingIndex) add(cur, c, key int32) {
-	ix.first = append(ix.first, -1)
-	ix.count = append(ix.count, 0)
-	ix.link = append(ix.link, siblingLink{next: ix.first[cur], key: key})
-	ix.first[cur] = c
-	ix.count[cur]++
-	switch k := ix.count[cur]; {
+	ix.head = append(ix.head, siblingHead{first: -1})
+	h := &ix.head[cur]
+	ix.link = append(ix.link, siblingLink{next: h.first, key: key})
+	h.first = c
+	h.count++
+	switch k := h.count; {
 	case k == wideFanout+1:
-		for s := ix.first[cur]; s >= 0; s = ix.link[s].next {
+		for s := h.first; s >= 0; s = ix.link[s].next {
 			ix.wide.put(cur, ix.link[s].key, s)
 		}
 	case k > wideFanout+1:
