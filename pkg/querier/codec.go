@@ -35,6 +35,13 @@ func (profileCodec) MarshalAppend(dst []byte, message any) ([]byte, error) {
 	switch m := message.(type) {
 	case *googlev1.Profile:
 		if raw, ok := encodedBytes(m); ok {
+			if len(dst) == 0 && cap(dst) < len(raw) {
+				// NOTE: the encoding itself is handed over rather than
+				// copied into a buffer grown for it: connect-go may
+				// recycle it for a later message, which is safe because
+				// an answer is marshalled once and dropped.
+				return raw, nil
+			}
 			return append(dst, raw...), nil
 		}
 		return pprofwire.MarshalAppend(dst, m)

@@ -75,6 +75,13 @@ func TestEncodedProfileCodecs(t *testing.T) {
 	if err != nil || !bytes.Equal(got, append([]byte("x"), raw...)) {
 		t.Fatalf("protobuf codec: %d bytes (err %v), want the %d encoded", len(got), err, len(raw))
 	}
+	// Into an empty buffer too small for it, the encoding itself is given.
+	if got, err := (profileCodec{}).MarshalAppend(make([]byte, 0, 16), enc); err != nil || !bytes.Equal(got, raw) || &got[0] != &raw[0] {
+		t.Fatalf("protobuf codec into a small buffer: %d bytes (err %v), want the encoding itself", len(got), err)
+	}
+	if got, err := (profileCodec{}).MarshalAppend(make([]byte, 0, len(raw)), enc); err != nil || !bytes.Equal(got, raw) || &got[0] == &raw[0] {
+		t.Fatalf("protobuf codec into a large enough buffer: %d bytes (err %v), want a copy in it", len(got), err)
+	}
 	if got, err := proto.Marshal(enc); err != nil || !bytes.Equal(got, raw) {
 		t.Fatalf("proto.Marshal of an encoded profile: %d bytes (err %v), want the %d encoded", len(got), err, len(raw))
 	}
