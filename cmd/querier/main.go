@@ -74,7 +74,7 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	if cfg.Memory.Enabled() {
-		defer memlimit.Start(cfg.Memory, logger, reg).Stop()
+		defer memlimit.Start(cfg.Memory, logger).Stop()
 	}
 
 	bkt, err := bucket.NewBucket(ctx, cfg.Storage, logger, reg)

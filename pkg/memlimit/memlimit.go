@@ -10,8 +10,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config sets the headroom: after every collection the limit becomes the
@@ -59,10 +57,12 @@ const (
 // collector keeps pacing by GOGC as well and collects at whichever goal
 // comes first, so a heap smaller than the minimum headroom is collected as
 // it would be without the tuner.
+//
+// The limit set is exported by the Go collector of client_golang as
+// go_gc_gomemlimit_bytes.
 type Tuner struct {
 	cfg    Config
 	logger *slog.Logger
-	limit  prometheus.Gauge
 
 	mu       sync.Mutex
 	stopped  bool
@@ -71,22 +71,15 @@ type Tuner struct {
 }
 
 // Start sets the limit for the heap as it is now and keeps it up to date
-// until Stop. reg may be nil.
-func Start(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Tuner {
+// until Stop.
+func Start(cfg Config, logger *slog.Logger) *Tuner {
 	t := &Tuner{
-		cfg:    cfg,
-		logger: logger,
-		limit: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "cinder_gc_memory_limit_bytes",
-			Help: "Soft memory limit the garbage collector was last given: the live heap plus its headroom.",
-		}),
+		cfg:      cfg,
+		logger:   logger,
 		previous: debug.SetMemoryLimit(-1),
 	}
 	for _, name := range []string{liveHeapMetric, totalMemoryMetric, heapReleasedMetric, heapObjectsMetric, heapUnusedMetric, heapFreeMetric} {
 		t.samples = append(t.samples, metrics.Sample{Name: name})
-	}
-	if reg != nil {
-		reg.MustRegister(t.limit)
 	}
 	t.tune()
 	t.arm()
@@ -141,7 +134,6 @@ func (t *Tuner) tune() bool {
 	outsideHeap := max(total-released-objects-unused-free, 0)
 	limit := Limit(t.cfg, live) + outsideHeap
 	debug.SetMemoryLimit(limit)
-	t.limit.Set(float64(limit))
 	return true
 }
 

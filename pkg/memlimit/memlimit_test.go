@@ -9,9 +9,6 @@ import (
 	"runtime/debug"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestLimit(t *testing.T) {
@@ -60,9 +57,8 @@ func TestConfig(t *testing.T) {
 // gives the limit back when stopped.
 func TestTunerFollowsLiveHeap(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
-	reg := prometheus.NewRegistry()
 	cfg := Config{HeadroomPercent: 50, MinHeadroomBytes: 8 << 20}
-	tuner := Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
+	tuner := Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	// waitLimit collects until the limit lies in [lo, hi]: the tuner runs
 	// just after a collection, on the runtime's cleanup goroutine.
@@ -87,10 +83,7 @@ func TestTunerFollowsLiveHeap(t *testing.T) {
 	for i := range kept {
 		kept[i] = 1
 	}
-	got := waitLimit(big*3/2, big*3/2+64<<20)
-	if g := testutil.ToFloat64(tuner.limit); int64(g) != got {
-		t.Errorf("cinder_gc_memory_limit_bytes = %v, want the limit %d", g, got)
-	}
+	waitLimit(big*3/2, big*3/2+64<<20)
 	runtime.KeepAlive(kept)
 	kept = nil
 
