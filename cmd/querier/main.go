@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -104,6 +105,10 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 			syncOpts = append(syncOpts, bucket.WithSymbolReadsUncached())
 		}
 	}
+	// A query loads partitions on up to GOMAXPROCS goroutines, each load
+	// holding two or three buffers at a time. Two kept a core spare most
+	// of their allocations and hold at most 16 MiB a core.
+	syncOpts = append(syncOpts, bucket.WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0)}))
 	syncer := bucket.NewSyncer(bkt, cfg.BlocksStorage, logger, reg, syncOpts...)
 	svc := querier.New(cfg.Querier, syncer, logger)
 

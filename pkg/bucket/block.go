@@ -8,6 +8,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
 // Block is one loaded, validated block of one tenant.
@@ -23,8 +24,9 @@ type Block struct {
 	// bucket with ranged reads.
 	Files blockreader.BlockFiles
 
-	readers    blockReaders
-	partitions PartitionCache
+	readers       blockReaders
+	partitions    PartitionCache
+	symbolBuffers *symdb.Buffers
 }
 
 // ID returns the block's ULID.

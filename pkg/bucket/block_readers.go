@@ -32,6 +32,13 @@ func WithByteCache(c cache.Cache) SyncerOption {
 	return func(s *Syncer) { s.byteCache = c }
 }
 
+// WithSymbolBuffers has the blocks' symbol readers borrow the scratch of
+// their partition loads from b, one set shared by every block. Without it
+// each load allocates its own.
+func WithSymbolBuffers(b *symdb.Buffers) SyncerOption {
+	return func(s *Syncer) { s.symbolBuffers = b }
+}
+
 // WithSymbolReadsUncached keeps the ranged reads of symbol files (see
 // symdb.IsSymbolFile) out of the byte cache. Use it when the byte cache lives in this process and a
 // partition cache is set: a symbol partition is read once and kept decoded,
@@ -84,6 +91,9 @@ func (b *Block) Symbols(ctx context.Context) (*symdb.Reader, error) {
 	var opts []symdb.Option
 	if b.partitions != nil {
 		opts = append(opts, symdb.WithPartitionCache(cache.Scope(b.partitions, b.Meta.ULID)))
+	}
+	if b.symbolBuffers != nil {
+		opts = append(opts, symdb.WithBuffers(b.symbolBuffers))
 	}
 	r, err := symdb.Open(ctx, b.Meta, b.Files, opts...)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/cache"
+	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
 // Defaults of SyncConfig; a zero field means its default.
@@ -125,6 +126,9 @@ type Syncer struct {
 	// partitions, when set, bounds the decoded symbol partitions that the
 	// blocks' symbol readers keep.
 	partitions PartitionCache
+	// symbolBuffers, when set, is the scratch the blocks' symbol readers
+	// share.
+	symbolBuffers *symdb.Buffers
 	// byteCache, when set, keeps ranged reads of block files, those of
 	// symbol files only unless symbolsUncached.
 	byteCache       cache.Cache
@@ -544,8 +548,9 @@ func (s *Syncer) resolveBlock(ctx context.Context, key blockKey, markName string
 	res.loaded = &loadedBlock{
 		block: &Block{
 			Meta: meta, Index: idx, Tenant: key.tenant,
-			Files:      newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta, s.byteCache, s.symbolsUncached),
-			partitions: s.partitions,
+			Files:         newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta, s.byteCache, s.symbolsUncached),
+			partitions:    s.partitions,
+			symbolBuffers: s.symbolBuffers,
 		},
 		localMark: local,
 	}

@@ -41,6 +41,7 @@ type parquetFile struct {
 	size    int64
 	file    *parquet.File
 	layouts plainLayouts
+	bufs    *Buffers // the Reader's; nil allocates
 }
 
 // openParquetFile reads, checks and decodes the footer of a parquet symbol
@@ -325,23 +326,15 @@ func (pf *parquetFile) checkRanges(ranges []rowRange) (int, error) {
 	return int(total), nil
 }
 
-// chunkBuffers recycles the buffers column chunks are read into, up to
-// maxPooledChunk bytes.
-var chunkBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
-const maxPooledChunk = 8 << 20
-
-// valueBuffers recycles the buffers the generic path reads values into.
-var valueBuffers = sync.Pool{New: func() any {
-	b := make([]parquet.Value, 1024)
-	return &b
-}}
-
 // scanState tracks one row range while its pages are read.
 type scanState struct {
 	left   int64 // rows not yet started
 	inRow  bool  // a row has been started (repeated columns)
 	maxDef int   // definition level of a non-null value
+	// values is scanValues' buffer, allocated on first use and kept for
+	// every range of the column. Not kept in Buffers: the symbol tables
+	// of Pyroscope's blocks take the typed paths, which do not need it.
+	values *[]parquet.Value
 }
 
 // startRow accounts for a value with repetition level 0. It reports false
@@ -368,13 +361,14 @@ func (pf *parquetFile) scanColumn(ra io.ReaderAt, col leafColumn, ranges []rowRa
 	var dataGroup uint32
 	// parquet-go copies what it reads out of the chunk, so its bytes can
 	// be reused by the next column.
-	bufp := chunkBuffers.Get().(*[]byte)
+	buf := pf.bufs.get()
 	defer func() {
-		if data != nil && cap(data.data) <= maxPooledChunk {
-			*bufp = data.data[:0]
+		if data != nil && cap(data.data) <= maxKeptBuffer {
+			buf = data.data
 		}
-		chunkBuffers.Put(bufp)
+		pf.bufs.put(buf)
 	}()
+	var values []parquet.Value
 	for _, r := range ranges {
 		if r.rows == 0 {
 			continue
@@ -385,16 +379,16 @@ func (pf *parquetFile) scanColumn(ra io.ReaderAt, col leafColumn, ranges []rowRa
 		}
 		if data == nil || dataGroup != r.rowGroup {
 			var err error
-			buf := *bufp
+			into := buf
 			if data != nil {
-				buf = data.data
+				into = data.data
 			}
-			if data, err = pf.readChunk(ra, int(r.rowGroup), col, buf); err != nil {
+			if data, err = pf.readChunk(ra, int(r.rowGroup), col, into); err != nil {
 				return fmt.Errorf("column %s: row group %d: %w", col.name, r.rowGroup, err)
 			}
 			dataGroup = r.rowGroup
 		}
-		s := scanState{left: int64(r.rows), maxDef: col.maxDef}
+		s := scanState{left: int64(r.rows), maxDef: col.maxDef, values: &values}
 		if err := scanRange(chunk.PagesFrom(data), int64(r.index), &s, fn); err != nil {
 			return fmt.Errorf("column %s: row range %v: %w", col.name, r, err)
 		}
@@ -429,9 +423,10 @@ func scanRange(pages *parquet.FilePages, first int64, s *scanState, fn pageFunc)
 // scanValues is the generic path: it reads a page as parquet.Values and
 // calls visit with those that belong to the range.
 func scanValues(page parquet.Page, s *scanState, repeated bool, visit func([]parquet.Value)) (done bool, err error) {
-	bufp := valueBuffers.Get().(*[]parquet.Value)
-	defer valueBuffers.Put(bufp)
-	buf := *bufp
+	if *s.values == nil {
+		*s.values = make([]parquet.Value, 1024)
+	}
+	buf := *s.values
 	values := page.Values()
 	for {
 		n, rerr := values.ReadValues(buf)

@@ -79,9 +79,8 @@ func (pf *parquetFile) readPlainLayout(ra io.ReaderAt, rowGroup uint32, col leaf
 	}
 	plain := true
 	var rows int64
-	bufp := chunkBuffers.Get().(*[]byte)
-	defer chunkBuffers.Put(bufp)
-	chunk, err := pf.readChunkPages(ra, int(rowGroup), col, *bufp, func(h *format.PageHeader, dataOff int) error {
+	buf := pf.bufs.get()
+	chunk, err := pf.readChunkPages(ra, int(rowGroup), col, buf, func(h *format.PageHeader, dataOff int) error {
 		var values, levels int64
 		switch {
 		case !plain:
@@ -109,9 +108,11 @@ func (pf *parquetFile) readPlainLayout(ra io.ReaderAt, rowGroup uint32, col leaf
 		rows += values
 		return nil
 	})
-	if chunk != nil && cap(chunk.data) <= maxPooledChunk {
-		*bufp = chunk.data[:0]
+	if chunk != nil && cap(chunk.data) <= maxKeptBuffer {
+		buf = chunk.data
 	}
+	// Only the page offsets are kept, not the chunk's bytes.
+	pf.bufs.put(buf)
 	if err != nil {
 		return nil, err
 	}
@@ -196,22 +197,19 @@ func readPlainValues[T any](pf *parquetFile, ra io.ReaderAt, col leafColumn, ran
 	if err != nil || layouts == nil {
 		return dst, false, err
 	}
-	bufp := chunkBuffers.Get().(*[]byte)
-	defer chunkBuffers.Put(bufp)
+	buf := pf.bufs.get()
+	defer func() { pf.bufs.put(buf) }()
 	dst = slices.Grow(dst[:0], rowsIn(ranges))
 	for i, r := range ranges {
 		if r.rows == 0 {
 			continue
 		}
-		err := layouts[i].readPlain(ra, int64(r.index), int64(r.index)+int64(r.rows), bits, bufp, func(b []byte, bitOff, rows int64) {
+		err := layouts[i].readPlain(ra, int64(r.index), int64(r.index)+int64(r.rows), bits, &buf, func(b []byte, bitOff, rows int64) {
 			dst = decode(dst, b, bitOff, rows)
 		})
 		if err != nil {
 			return nil, true, fmt.Errorf("column %s: row range %v: %w", col.name, r, err)
 		}
-	}
-	if cap(*bufp) > maxPooledChunk {
-		*bufp = nil
 	}
 	return dst, true, nil
 }

@@ -94,6 +94,12 @@ func WithPartitionCache(c PartitionCache) Option {
 	return func(r *Reader) { r.cache = c }
 }
 
+// WithBuffers has the Reader borrow the scratch of its partition loads from
+// b, and give it back, instead of allocating it for every load.
+func WithBuffers(b *Buffers) Option {
+	return func(r *Reader) { r.bufs = b }
+}
+
 // formatFromIndex is the format of a layout whose index.symdb has not been
 // read yet.
 const formatFromIndex = -1
@@ -114,6 +120,7 @@ type Reader struct {
 	layout layout
 	index  *symdbIndex // nil for meta v1
 	cache  PartitionCache
+	bufs   *Buffers // nil: loads allocate their scratch
 
 	partitions flightGroup[uint64, *Partition]
 	tables     lazy[*parquetTables] // opened parquet files (formats 0-2)
@@ -329,15 +336,10 @@ func (r *Reader) load(ctx context.Context, ph *partitionHeader) (*Partition, err
 		return r.loadStacktracesParquet(ctx)
 	}
 	// What is read is decoded into new memory before load returns, so the
-	// bytes can be read into a recycled buffer.
-	bufp := chunkBuffers.Get().(*[]byte)
-	defer func() {
-		if cap(*bufp) > maxPooledChunk {
-			*bufp = nil
-		}
-		chunkBuffers.Put(bufp)
-	}()
-	p, tableData, err := r.loadStacktraces(ctx, ph, bufp)
+	// bytes can be read into a borrowed buffer.
+	buf := r.bufs.get()
+	defer func() { r.bufs.put(buf) }()
+	p, tableData, err := r.loadStacktraces(ctx, ph, &buf)
 	if err != nil {
 		return nil, err
 	}
@@ -495,6 +497,7 @@ func (r *Reader) parquetFiles(ctx context.Context) (*parquetTables, error) {
 			if err != nil {
 				return nil, err
 			}
+			f.bufs = r.bufs
 			pt.tables[t] = f
 		}
 		if r.layout.format == FormatStacktracesParquet {
@@ -502,6 +505,7 @@ func (r *Reader) parquetFiles(ctx context.Context) (*parquetTables, error) {
 			if err != nil {
 				return nil, err
 			}
+			f.bufs = r.bufs
 			pt.stacktraces = f
 		}
 		return &pt, nil

@@ -53,6 +53,15 @@ func BenchmarkLoadPartition(b *testing.B) {
 			r.cache = noCache{}
 			return r
 		}},
+		// As the server loads: scratch borrowed from Buffers.
+		{"medium/format2/buffers", func(tb testing.TB) *Reader {
+			return openTestBlock(tb, blockByULID(tb, "01M7ZKZGFHVR6271E3X0RSYZC6"), WithPartitionCache(noCache{}), WithBuffers(&Buffers{Max: 4}))
+		}},
+		{"symdb-v3/format3/buffers", func(tb testing.TB) *Reader {
+			r := openSymdbDir(tb, "v3")
+			r.cache, r.bufs = noCache{}, &Buffers{Max: 4}
+			return r
+		}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -219,7 +228,8 @@ func BenchmarkLoadBenchBucket(b *testing.B) {
 		return r, parts
 	}
 
-	// Two collections empty the sync.Pools too.
+	// Collect what earlier benchmarks left, so that the heap grows by what
+	// the partitions and their Reader keep.
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.GC()
