@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/thanos-io/objstore/providers/filesystem"
 
 	"github.com/cinder-profiling/cinder/pkg/bucket"
+	"github.com/cinder-profiling/cinder/pkg/symdb"
 	querierv1 "github.com/cinder-profiling/cinder/proto/querier/v1"
 	typesv1 "github.com/cinder-profiling/cinder/proto/types/v1"
 )
@@ -34,7 +36,9 @@ func benchBucket(b *testing.B) (*Service, context.Context, int64, int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	syncer := bucket.NewSyncer(bkt, bucket.SyncConfig{}, nil, prometheus.NewRegistry())
+	// Symbol scratch shared by the blocks, as cmd/querier sets it up.
+	syncer := bucket.NewSyncer(bkt, bucket.SyncConfig{}, nil, prometheus.NewRegistry(),
+		bucket.WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0)}))
 	if err := syncer.SyncOnce(context.Background()); err != nil {
 		b.Fatal(err)
 	}
