@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -188,17 +189,30 @@ func NewProfileBuilder(pt ProfileTypeInfo, startMs, endMs int64) *ProfileBuilder
 	return b
 }
 
-// Reset makes b what NewProfileBuilder(pt, startMs, endMs) returns, but
-// keeps the memory b has grown, for a caller that builds one profile after
+// Reset makes b ready for a new profile, as NewProfileBuilder(pt,
+// startMs, endMs) returns one, for a caller that builds one profile after
 // another. Profiles built before are not affected.
+//
+// b keeps the memory it has grown, and what it has learnt of the
+// partitions it was given: their locations, and the stacks of their nodes
+// with values. A partition given again is then added without being
+// compared with anything. What b learnt holds the partitions weakly only;
+// the first partition of the next profile drops it all if one of them is
+// gone (see fastState.pin).
 func (b *ProfileBuilder) Reset(pt ProfileTypeInfo, startMs, endMs int64) {
 	b.pt = pt
 	b.timeNanos = endMs * 1_000_000
 	b.durationNanos = (endMs - startMs) * 1_000_000
 	b.total = 0
+	b.callSite, b.pgo, b.maxNodes, b.parallelism = nil, nil, 0, 0
+	b.stacks.reset()
+	b.fast.endProfile()
+}
+
+// forget drops the tables and stacks b has learnt, keeping their memory.
+func (b *ProfileBuilder) forget() {
 	// Cleared maps keep their tables: SizeBytes counts what they held.
 	b.mapBytesPeak = max(b.mapBytesPeak, b.mapBytes())
-	b.callSite, b.pgo, b.maxNodes, b.parallelism = nil, nil, 0, 0
 	clear(b.strs)
 	b.strs = b.strs[:0]
 	clear(b.strIDs)
@@ -211,7 +225,6 @@ func (b *ProfileBuilder) Reset(pt ProfileTypeInfo, startMs, endMs int64) {
 	clear(b.locIDs)
 	b.keyed, b.slowLocs = 0, false
 	b.variant = b.variant[:0]
-	b.stacks.reset()
 	b.fast.reset()
 }
 
@@ -231,7 +244,11 @@ func (b *ProfileBuilder) SizeBytes() int64 {
 		n += sliceBytes(e)
 	}
 	fs := &b.fast
-	n += sliceBytes(fs.shards) + fs.locs.sizeBytes() + sliceBytes(fs.locSrc) + sliceBytes(fs.gloc) + sliceBytes(fs.dealt)
+	n += sliceBytes(fs.shards) + fs.locs.sizeBytes() + sliceBytes(fs.locSrc) + sliceBytes(fs.locWeak) + sliceBytes(fs.dealt)
+	n += mapBytes(fs.known)
+	for _, kp := range fs.known {
+		n += sliceBytes(kp.gloc) + sliceBytes(kp.sample)
+	}
 	for _, d := range fs.dealt {
 		n += sliceBytes(d)
 		for _, nodes := range d {
@@ -240,7 +257,7 @@ func (b *ProfileBuilder) SizeBytes() int64 {
 	}
 	for i := range cap(fs.shards) {
 		sh := &fs.shards[:cap(fs.shards)][i]
-		n += sh.index.sizeBytes() + sliceBytes(sh.locs) + sliceBytes(sh.start) + sliceBytes(sh.value) + sliceBytes(sh.first) + sliceBytes(sh.memo)
+		n += sh.index.sizeBytes() + sliceBytes(sh.locs) + sliceBytes(sh.start) + sliceBytes(sh.value) + sliceBytes(sh.first) + sliceBytes(sh.memo) + sliceBytes(sh.active)
 	}
 	return n
 }
@@ -359,6 +376,10 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 	if len(nodeSelf) != n || len(p.NodeLocations) != n {
 		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
 			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
+	}
+	if !b.fast.pinned && !b.fast.pin() {
+		b.forget()
+		b.fast.pinned = true
 	}
 	b.locMap = resetMap(b.locMap, len(p.Locations))
 	b.fnMap = resetMap(b.fnMap, len(p.Functions))
@@ -544,6 +565,9 @@ func (b *ProfileBuilder) str(s string) int32 {
 		return id
 	}
 	id := int32(len(b.strs))
+	// A copy: b is kept from one profile to the next, and would keep the
+	// memory of every block its strings came from.
+	s = strings.Clone(s)
 	b.strs = append(b.strs, s)
 	b.strIDs[s] = id
 	return id
@@ -781,24 +805,25 @@ func (b *ProfileBuilder) samples() (arenas [][]int32, refs []sampleRef, values [
 	n := len(refs)
 	for k := range shards {
 		arenas = append(arenas, shards[k].locs)
-		n += len(shards[k].start)
+		n += len(shards[k].active)
 	}
 	refs = slices.Grow(refs, n-len(refs))
 	values = slices.Grow(values, n-len(values))
-	// A merge of the shards' samples, each shard's in order already.
+	// A merge of the shards' samples with values, each shard's in order
+	// of first value already.
 	next := make([]int32, len(shards))
+	firstOf := func(j int) uint64 { return shards[j].first[shards[j].active[next[j]]] }
 	for {
 		k := -1
 		for j := range shards {
-			if int(next[j]) < len(shards[j].first) &&
-				(k < 0 || shards[j].first[next[j]] < shards[k].first[next[k]]) {
+			if int(next[j]) < len(shards[j].active) && (k < 0 || firstOf(j) < firstOf(k)) {
 				k = j
 			}
 		}
 		if k < 0 {
 			break
 		}
-		s := next[k]
+		s := shards[k].active[next[k]]
 		next[k]++
 		refs = append(refs, sampleRef{int32(1 + k), shards[k].start[s]})
 		values = append(values, shards[k].value[s])

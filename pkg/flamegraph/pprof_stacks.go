@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"unsafe"
+	"weak"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
@@ -306,11 +307,18 @@ type fastState struct {
 	locs   hashIndex
 	// locSrc[g] is a partition location with the content of builder
 	// location g, for comparing with; none (nil partition) if unknown.
-	locSrc []locationRef
-	// Per-partition scratch: partition location → builder location, and
-	// dealt[w][k] the nodes with values of the w-th range of nodes whose
-	// stacks go to shard k.
-	gloc  []int32
+	// Between profiles the partitions are only held weakly, in locWeak:
+	// pin makes locSrc whole again before a profile adds its first
+	// partition, unless one of them is gone.
+	locSrc  []locationRef
+	locWeak []weak.Pointer[symdb.Partition]
+	pinned  bool
+	// known remembers, per partition added to an earlier profile of this
+	// builder, what the stacks and locations of its nodes became, so that
+	// its nodes are not dealt, hashed and compared again.
+	known map[weak.Pointer[symdb.Partition]]*knownPartition
+	// Per-partition scratch: dealt[w][k] the nodes with values of the w-th
+	// range of nodes whose stacks go to shard k.
 	dealt [][][]dealtNode
 }
 
@@ -320,13 +328,22 @@ type locationRef struct {
 	li int32
 }
 
+// knownPartition is what the builder's stacks and locations made of a
+// partition: gloc[li] is the builder location of location li (-1 for a
+// location no node uses), sample[i] the sample of node i's stack, as
+// s*shards + k for sample s of shard k, or -1 while unknown.
+type knownPartition struct {
+	gloc, sample []int32
+}
+
 // dealtNode is a partition node with a value, with what a shard needs of
 // it at hand: the shard reads its nodes in turn instead of picking them
 // out of the partition-sized arrays.
 type dealtNode struct {
-	hash  uint64 // pprofStacks.hash
-	value int64
-	node  int32
+	hash   uint64 // pprofStacks.hash
+	value  int64
+	node   int32
+	sample int32 // the node's sample in its shard when known, else -1
 }
 
 // reset empties fs, keeping its memory.
@@ -336,6 +353,45 @@ func (fs *fastState) reset() {
 	fs.locs.reset()
 	clear(fs.locSrc) // drops the partitions
 	fs.locSrc = fs.locSrc[:0]
+	clear(fs.locWeak)
+	fs.locWeak = fs.locWeak[:0]
+	fs.pinned = false
+	clear(fs.known)
+}
+
+// endProfile readies fs for the next profile, keeping its stacks and what
+// it knows of partitions: the values of the samples are zeroed, and the
+// partitions it compares locations with are only held weakly.
+func (fs *fastState) endProfile() {
+	for k := range fs.shards {
+		fs.shards[k].endProfile()
+	}
+	fs.seq = 0
+	for g := range fs.locSrc {
+		fs.locSrc[g].p = nil
+	}
+	fs.pinned = false
+}
+
+// pin makes locSrc whole from locWeak and forgets the partitions that are
+// gone. It reports false if a partition that a builder location is
+// compared with is gone: what fs knows must then be dropped (see reset).
+func (fs *fastState) pin() bool {
+	for g := range fs.locSrc {
+		if fs.locSrc[g].li < 0 {
+			continue // a location interned otherwise, not compared with
+		}
+		if fs.locSrc[g].p = fs.locWeak[g].Value(); fs.locSrc[g].p == nil {
+			return false
+		}
+	}
+	for w := range fs.known {
+		if w.Value() == nil {
+			delete(fs.known, w)
+		}
+	}
+	fs.pinned = true
+	return true
 }
 
 // stackShard holds the distinct location stacks with values that
@@ -354,6 +410,9 @@ type stackShard struct {
 	// them, whatever the number of shards.
 	first []uint64
 	total int64
+	// active lists the samples with a value in the profile being built,
+	// in the order of their first values.
+	active []int32
 
 	// memo is per-partition scratch: partition node → a position in locs
 	// from which locs hold the node's stack, -1 unknown. Sibling stacks
@@ -368,6 +427,16 @@ func (sh *stackShard) reset() {
 	sh.start = sh.start[:0]
 	sh.value = sh.value[:0]
 	sh.first = sh.first[:0]
+	sh.active = sh.active[:0]
+	sh.total = 0
+}
+
+// endProfile zeroes the values of the samples, keeping the stacks.
+func (sh *stackShard) endProfile() {
+	for _, s := range sh.active {
+		sh.value[s] = 0
+	}
+	sh.active = sh.active[:0]
 	sh.total = 0
 }
 
@@ -494,17 +563,26 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 	}
 	shards := len(fs.shards)
 	dealt := fs.dealt[:shards]
-	// Goroutines deal a range of nodes each and look up a range of the
-	// locations among those interned before; then the caller's goroutine
-	// interns the locations not found.
-	gloc := resetMap(fs.gloc, len(p.Locations))
-	fs.gloc = gloc
+	// A partition added to an earlier profile has its locations and the
+	// samples of its nodes known. Otherwise goroutines deal a range of
+	// nodes each and look up a range of the locations among those interned
+	// before; then the caller's goroutine interns the locations not found.
+	kp := fs.knownPartition(p)
+	gloc, fresh := kp.gloc, kp.gloc == nil
+	if fresh {
+		gloc = resetMap(nil, len(p.Locations))
+	}
 	goRanges(len(nodeSelf), shards, func(w, lo, hi int) {
-		deal(ps, p, nodeSelf, match, lo, hi, dealt[w])
-		locs := len(ps.usedLocs)
-		fs.findLocations(p, ps, ps.usedLocs[locs*w/shards:locs*(w+1)/shards], gloc)
+		deal(ps, p, nodeSelf, match, kp.sample, lo, hi, dealt[w])
+		if fresh {
+			locs := len(ps.usedLocs)
+			fs.findLocations(p, ps, ps.usedLocs[locs*w/shards:locs*(w+1)/shards], gloc)
+		}
 	})()
-	b.internLocations(p, ps, gloc)
+	if fresh {
+		b.internLocations(p, ps, gloc)
+		kp.gloc = gloc
+	}
 	seq := fs.seq
 	fs.seq++
 	var wg sync.WaitGroup
@@ -512,17 +590,36 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fs.shards[k].add(p, gloc, dealt, k, seq)
+			fs.shards[k].add(p, gloc, kp.sample, dealt, k, seq)
 		}()
 	}
-	fs.shards[0].add(p, gloc, dealt, 0, seq)
+	fs.shards[0].add(p, gloc, kp.sample, dealt, 0, seq)
 	wg.Wait()
+}
+
+// knownPartition returns what fs knows of p, made on first use with no
+// sample known and gloc nil, for the caller to fill.
+func (fs *fastState) knownPartition(p *symdb.Partition) *knownPartition {
+	w := weak.Make(p)
+	kp := fs.known[w]
+	// Partitions are immutable; only hand-built test partitions grow.
+	if kp == nil || len(kp.sample) != len(p.Parents) || (kp.gloc != nil && len(kp.gloc) != len(p.Locations)) {
+		if fs.known == nil {
+			fs.known = make(map[weak.Pointer[symdb.Partition]]*knownPartition)
+		}
+		kp = &knownPartition{sample: resetMap(nil, len(p.Parents))}
+		fs.known[w] = kp
+	}
+	return kp
 }
 
 // deal empties dealt, then appends every node in [lo, hi) that has a
 // positive value and a stack that is not empty (and matches, with match)
 // to dealt[k], k being the shard of its stack, in ascending order.
-func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, lo, hi int, dealt [][]dealtNode) {
+//
+// A node whose sample is known (sample[i] ≥ 0) goes to its sample's shard
+// with the sample, and its stack is not hashed.
+func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, sample []int32, lo, hi int, dealt [][]dealtNode) {
 	for k := range dealt {
 		dealt[k] = dealt[k][:0]
 	}
@@ -538,9 +635,14 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, l
 			if parents[i] < 0 || (match != nil && !match[i]) {
 				continue
 			}
+			if s := sample[i]; s >= 0 {
+				k := uint32(s) % shards
+				dealt[k] = append(dealt[k], dealtNode{value: nodeSelf[i], node: i, sample: s / int32(shards)})
+				continue
+			}
 			h, shard := ps.stack(p, int(i))
 			k := shard % shards
-			dealt[k] = append(dealt[k], dealtNode{hash: h, value: nodeSelf[i], node: i})
+			dealt[k] = append(dealt[k], dealtNode{hash: h, value: nodeSelf[i], node: i, sample: -1})
 		}
 	}
 }
@@ -600,10 +702,12 @@ func (b *ProfileBuilder) internLocations(p *symdb.Partition, ps *pprofStacks, gl
 				g = b.appendLocation(p, li)
 			}
 			for len(fs.locSrc) <= int(g) {
-				fs.locSrc = append(fs.locSrc, locationRef{})
+				fs.locSrc = append(fs.locSrc, locationRef{li: -1}) // no source
+				fs.locWeak = append(fs.locWeak, weak.Pointer[symdb.Partition]{})
 			}
 			if fs.locSrc[g].p == nil {
 				fs.locSrc[g] = locationRef{p, li}
+				fs.locWeak[g] = weak.Make(p)
 				fs.locs.add(h, g)
 			}
 		}
@@ -613,14 +717,16 @@ func (b *ProfileBuilder) internLocations(p *symdb.Partition, ps *pprofStacks, gl
 
 // add adds the values of the nodes of p dealt to shard k, dealt[w][k] for
 // every w in turn (see deal); seq numbers the partition among those added.
-func (sh *stackShard) add(p *symdb.Partition, gloc []int32, dealt [][][]dealtNode, k int, seq uint32) {
+// The samples found or stored for nodes are remembered in sample (see
+// knownPartition).
+func (sh *stackShard) add(p *symdb.Partition, gloc, sample []int32, dealt [][][]dealtNode, k int, seq uint32) {
 	sh.memo = resetMap(sh.memo, len(p.Parents))
 	for w := range dealt {
-		sh.addNodes(p, gloc, dealt[w][k], seq)
+		sh.addNodes(p, gloc, sample, dealt[w][k], int32(k), int32(len(dealt)), seq)
 	}
 }
 
-func (sh *stackShard) addNodes(p *symdb.Partition, gloc []int32, nodes []dealtNode, seq uint32) {
+func (sh *stackShard) addNodes(p *symdb.Partition, gloc, sample []int32, nodes []dealtNode, k, shards int32, seq uint32) {
 	// Batches: the table slots of a batch are loaded first, the loads
 	// being independent of each other, so that their cache misses overlap.
 	const batch = 16
@@ -629,10 +735,17 @@ func (sh *stackShard) addNodes(p *symdb.Partition, gloc []int32, nodes []dealtNo
 		nodes = nodes[len(todo):]
 		sh.index.touch(todo)
 		for _, d := range todo {
-			i := d.node
-			s := sh.index.find(d.hash, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
+			i, s := d.node, d.sample
 			if s < 0 {
-				s = sh.store(p, gloc, i, d.hash, uint64(seq)<<32|uint64(i))
+				s = sh.index.find(d.hash, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
+				if s < 0 {
+					s = sh.store(p, gloc, i, d.hash)
+				}
+				sample[i] = s*shards + k
+			}
+			if sh.value[s] == 0 {
+				sh.first[s] = uint64(seq)<<32 | uint64(i)
+				sh.active = append(sh.active, s)
 			}
 			sh.value[s] += d.value
 			sh.total += d.value
@@ -692,7 +805,7 @@ func (sh *stackShard) forget(parents []int32, i, end int32) {
 
 // store adds the stack of partition node i as a new sample and returns
 // it. Where a parent's stack is stored already, the run links to it.
-func (sh *stackShard) store(p *symdb.Partition, gloc []int32, i int32, h, first uint64) int32 {
+func (sh *stackShard) store(p *symdb.Partition, gloc []int32, i int32, h uint64) int32 {
 	parents, nodeLocs := p.Parents, p.NodeLocations
 	memo := sh.memo
 	pos := int32(len(sh.locs))
@@ -715,7 +828,7 @@ func (sh *stackShard) store(p *symdb.Partition, gloc []int32, i int32, h, first 
 	s := int32(len(sh.start))
 	sh.start = append(sh.start, pos)
 	sh.value = append(sh.value, 0)
-	sh.first = append(sh.first, first)
+	sh.first = append(sh.first, 0) // set by the first value (see addNodes)
 	sh.index.add(h, s)
 	return s
 }

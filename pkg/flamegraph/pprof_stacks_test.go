@@ -2,6 +2,7 @@ package flamegraph
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -237,4 +238,85 @@ func depthStackHashes(p *symdb.Partition) *pprofStacks {
 		}
 	}
 	return ps
+}
+
+// A builder reused profile after profile keeps what it learnt of the
+// partitions it was given, and must still build every profile byte for
+// byte as a new builder does: with the same partitions again, in another
+// order, with other values, through the truncating path, and after one of
+// the partitions it learnt from is gone.
+func TestProfileBuilderReuse(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	a, av := syntheticPartition(3000, 1)
+	bp, bv := syntheticPartition(3000, 2)
+	c, cv := syntheticPartition(3000, 3)
+	// Other values on a's nodes: some gone, some new.
+	av2 := slices.Clone(av)
+	for i := range av2 {
+		switch {
+		case i%3 == 0:
+			av2[i] = 0
+		case av2[i] == 0 && i%5 == 0:
+			av2[i] = 7
+		}
+	}
+	type added struct {
+		p      *symdb.Partition
+		values []int64
+	}
+	type step struct {
+		parts    []added
+		maxNodes int64
+	}
+	build := func(b *ProfileBuilder, s step) []byte {
+		t.Helper()
+		b.SetParallelism(3)
+		b.SetMaxNodes(s.maxNodes)
+		for _, a := range s.parts {
+			if err := b.AddPartition(a.p, a.values); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkedBuild(t, b)
+		enc, err := b.AppendEncoded(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc
+	}
+	reused := NewProfileBuilder(pt, 0, 1)
+	check := func(name string, s step) {
+		t.Helper()
+		want := build(NewProfileBuilder(pt, 0, 1), s)
+		reused.Reset(pt, 0, 1)
+		if got := build(reused, s); !bytes.Equal(got, want) {
+			t.Fatalf("%s: the reused builder's profile differs from a new builder's (%d vs %d bytes)", name, len(got), len(want))
+		}
+		// As the querier does before keeping a builder for later.
+		reused.Reset(ProfileTypeInfo{}, 0, 0)
+	}
+	check("a, b", step{parts: []added{{a, av}, {bp, bv}}})
+	check("c", step{parts: []added{{c, cv}}})
+	check("b, a", step{parts: []added{{bp, bv}, {a, av}}})
+	check("a with other values", step{parts: []added{{a, av2}}})
+	check("a, b, c", step{parts: []added{{a, av}, {bp, bv}, {c, cv}}})
+	check("a truncated", step{parts: []added{{a, av}}, maxNodes: 100})
+	check("a, b again", step{parts: []added{{a, av}, {bp, bv}}})
+	if len(reused.fast.known) != 3 {
+		t.Fatalf("the builder knows %d partitions, want a, b and c", len(reused.fast.known))
+	}
+
+	// A partition whose locations the builder compares with is gone: what
+	// it learnt is dropped, and the next profile is still right.
+	func() {
+		d, dv := syntheticPartition(3000, 4)
+		check("d", step{parts: []added{{d, dv}}})
+	}()
+	runtime.GC()
+	runtime.GC()
+	check("a, b after d is gone", step{parts: []added{{a, av}, {bp, bv}}})
+	if len(reused.fast.known) != 2 {
+		t.Errorf("the builder knows %d partitions after d was collected, want a and b", len(reused.fast.known))
+	}
+	runtime.KeepAlive([]*symdb.Partition{a, bp, c})
 }
