@@ -15,25 +15,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cinder-profiling/cinder/internal/repopath"
 )
 
 // repoRoot is the directory holding go.mod.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := repopath.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
+	return dir
 }
 
 // sharedTestdata returns ../shared/testdata beside the repository, or skips

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cinder-profiling/cinder/internal/repopath"
 )
 
 // testBlock is a block of the shared test data and what its README and
@@ -50,23 +52,13 @@ func sharedTestdata(tb testing.TB) string {
 }
 
 func findSharedTestdata() (string, bool) {
-	dir, err := os.Getwd()
+	root, err := repopath.Root()
 	if err != nil {
 		return "", false
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
+	td := filepath.Join(root, "..", "shared", "testdata")
 	if fi, err := os.Stat(td); err != nil || !fi.IsDir() {
-		return dir, false
+		return root, false
 	}
 	return td, true
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/thanos-io/objstore"
+
+	"github.com/cinder-profiling/cinder/internal/repopath"
 )
 
 // Blocks of ../shared/testdata/blocks (block-format.md §12).
@@ -37,21 +39,11 @@ var fixturesByMinTime = []string{fixtureV3Tiny, fixtureV1, fixtureV2, fixtureV3}
 // root (the directory holding go.mod), skipping the test when it is absent.
 func testdataRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	td, err := repopath.SharedTestdata()
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("cannot locate ../shared/testdata: %v", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory; cannot locate ../shared/testdata")
-		}
-		dir = parent
-	}
-	root := filepath.Join(dir, "..", "shared", "testdata", "blocks")
+	root := filepath.Join(td, "blocks")
 	if _, err := os.Stat(filepath.Join(root, "fixtures")); err != nil {
 		t.Skipf("shared test blocks not found at %s: %v", root, err)
 	}

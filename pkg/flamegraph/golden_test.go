@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cinder-profiling/cinder/internal/repopath"
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
 	querierv1 "github.com/cinder-profiling/cinder/proto/querier/v1"
@@ -25,21 +26,10 @@ import (
 // skips the test when it is not there.
 func sharedTestdata(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
+	td, err := repopath.SharedTestdata()
 	if err != nil {
-		tb.Fatal(err)
+		tb.Skipf("repository root not found: %v", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	td := filepath.Join(filepath.Dir(dir), "shared", "testdata")
 	if _, err := os.Stat(filepath.Join(td, "golden")); err != nil {
 		tb.Skipf("shared test data is missing: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/cinder-profiling/cinder/internal/repopath"
 	googlev1 "github.com/cinder-profiling/cinder/proto/google/v1"
 )
 
@@ -183,14 +184,9 @@ func TestMarshalAppendPprofInputs(t *testing.T) {
 
 func sharedTestdata(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := repopath.SharedTestdata()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testdata")
-		}
-		dir = filepath.Dir(dir)
-	}
+	return dir
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cinder-profiling/cinder/internal/repopath"
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/bucket"
 	"github.com/cinder-profiling/cinder/pkg/flamegraph"
@@ -42,17 +43,11 @@ func fixtureBlocks(t *testing.T, tenant string) []*bucket.Block {
 // loadBlocks opens every block of a dataset of the shared test data.
 func loadBlocks(t testing.TB, dataset, tenant string) []*bucket.Block {
 	t.Helper()
-	dir, err := os.Getwd()
+	td, err := repopath.SharedTestdata()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		dir = filepath.Dir(dir)
-	}
-	root := filepath.Join(dir, "..", "shared", "testdata", "blocks", dataset, "anonymous", "phlaredb")
+	root := filepath.Join(td, "blocks", dataset, "anonymous", "phlaredb")
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		t.Skipf("shared test data not found (%v): these tests need ../shared/testdata beside the repository", err)

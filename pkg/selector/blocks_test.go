@@ -6,20 +6,17 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cinder-profiling/cinder/internal/repopath"
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
 )
 
 // realIndexes opens the index of every block of the shared test data.
 func realIndexes(t *testing.T) map[string]*blockreader.IndexReader {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		dir = filepath.Dir(dir)
+	root, err := repopath.SharedTestdata()
+	if err != nil {
+		t.Fatal(err)
 	}
-	root := filepath.Join(dir, "..", "shared", "testdata")
 	files, _ := filepath.Glob(filepath.Join(root, "blocks", "*", "*", "phlaredb", "*", "index.tsdb"))
 	partial, _ := filepath.Glob(filepath.Join(root, "partial", "*", "index.tsdb"))
 	files = append(files, partial...)
