@@ -2,7 +2,7 @@ package flamegraph
 
 import (
 	"encoding/binary"
-	"math/bits"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -52,7 +52,7 @@ func (b *ProfileBuilder) AppendEncoded(dst []byte) ([]byte, error) {
 	for _, e := range encoded {
 		n += len(e)
 	}
-	dst = growBytes(dst, n)
+	dst = slices.Grow(dst, n)
 	cached := proto.MarshalOptions{UseCachedSize: true}
 	var err error
 	if dst, err = cached.MarshalAppend(dst, head); err != nil {
@@ -78,9 +78,9 @@ func encodeSamples(out []byte, arenas [][]int32, refs []sampleRef, values []int6
 			ids = binary.AppendUvarint(ids, locID[locs[k]])
 		}
 		v := uint64(values[i])
-		body := 2 + uvarintLen(v) // tag, length (one byte: at most 10), value
+		body := 2 + protowire.SizeVarint(v) // tag, length (one byte: at most 10), value
 		if len(ids) > 0 {
-			body += 1 + uvarintLen(uint64(len(ids))) + len(ids)
+			body += 1 + protowire.SizeVarint(uint64(len(ids))) + len(ids)
 		}
 		out = append(out, tagProfileSample)
 		out = binary.AppendUvarint(out, uint64(body))
@@ -89,22 +89,8 @@ func encodeSamples(out []byte, arenas [][]int32, refs []sampleRef, values []int6
 			out = binary.AppendUvarint(out, uint64(len(ids)))
 			out = append(out, ids...)
 		}
-		out = append(out, tagSampleValue, byte(uvarintLen(v)))
+		out = append(out, tagSampleValue, byte(protowire.SizeVarint(v)))
 		out = binary.AppendUvarint(out, v)
 	}
 	return out
-}
-
-// uvarintLen is the size of v as a varint.
-func uvarintLen(v uint64) int {
-	return (bits.Len64(v|1) + 6) / 7
-}
-
-func growBytes(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b
-	}
-	grown := make([]byte, len(b), len(b)+n)
-	copy(grown, b)
-	return grown
 }
