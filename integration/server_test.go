@@ -42,9 +42,22 @@ func sharedTestdata(t testing.TB) string {
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
+
+// TestMain removes the querier binary built for the tests (85 MB) once they
+// have run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		if err := os.RemoveAll(binDir); err != nil {
+			fmt.Fprintln(os.Stderr, "removing the test binary:", err)
+		}
+	}
+	os.Exit(code)
+}
 
 // querierBinary builds cmd/querier once per test process.
 func querierBinary(t testing.TB) string {
@@ -55,6 +68,7 @@ func querierBinary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		binPath = filepath.Join(dir, "querier")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/querier")
 		cmd.Dir = repoRoot(t)
