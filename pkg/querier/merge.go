@@ -160,11 +160,23 @@ func (s *Service) streamStackValues(ctx context.Context, tenant string, q select
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A block is read only while fewer than ahead blocks read before it
+	// wait for use, so that the sums held at once stay a few blocks' worth
+	// (8 MB each on the bench bucket) however slow use is.
+	ahead := make(chan struct{}, s.parallelism())
 	scanErr := make(chan error, 1)
 	go func() {
 		opts := scanOptions{
 			columns: blockreader.ColumnSamples | blockreader.ColumnPartition,
 			scanned: func(i int) { close(scanned[i]) },
+			begin: func(ctx context.Context, _ int) error {
+				select {
+				case ahead <- struct{}{}:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			},
 		}
 		scanErr <- s.forEachProfile(ctx, plan, q, opts, func(i int, b *bucket.Block, _ *blockSeries) rowVisitor {
 			values[i] = newStackValues(ctx, b, &s.sums)
@@ -184,9 +196,13 @@ func (s *Service) streamStackValues(ctx context.Context, tenant string, q select
 			}
 		}
 		if values[i] == nil {
+			<-ahead
 			continue
 		}
-		if err := use(values[i]); err != nil {
+		err := use(values[i])
+		values[i] = nil
+		<-ahead
+		if err != nil {
 			if !finished {
 				cancel()
 				<-scanErr

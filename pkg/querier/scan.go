@@ -84,6 +84,9 @@ type scanOptions struct {
 	// every row of the block has been visited without error. Blocks may
 	// finish in any order, and on any goroutine.
 	scanned func(i int)
+	// begin, if set, is called before block i is read, in plan order and on
+	// one goroutine, and may wait: the scan stops with its error.
+	begin func(ctx context.Context, i int) error
 }
 
 func (o scanOptions) blockScanned(i int) {
@@ -103,6 +106,11 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 	if plan.needsDedup() {
 		seen := map[profileKey]struct{}{}
 		for i := range plan.blocks {
+			if opts.begin != nil {
+				if err := opts.begin(ctx, i); err != nil {
+					return err
+				}
+			}
 			if err := s.scanBlock(ctx, plan.blocks[i], q, opts, seen, func(b *bucket.Block, series *blockSeries) rowVisitor {
 				return newVisitor(i, b, series)
 			}); err != nil {
@@ -115,6 +123,12 @@ func (s *Service) forEachProfile(ctx context.Context, plan blockPlan, q selectQu
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.parallelism())
 	for i := range plan.blocks {
+		if opts.begin != nil {
+			if err := opts.begin(gctx, i); err != nil {
+				g.Go(func() error { return err })
+				break
+			}
+		}
 		g.Go(func() error {
 			err := s.scanBlock(gctx, plan.blocks[i], q, opts, nil, func(b *bucket.Block, series *blockSeries) rowVisitor {
 				return newVisitor(i, b, series)
@@ -225,6 +239,7 @@ type sumArrays struct {
 	free     [][]int64
 	bytes    int64 // held in free
 	maxBytes int64
+	lent     int64 // in arrays given out by get and not put back
 }
 
 // defaultMaxSumBytes bounds the sum arrays a service keeps: the bench
@@ -247,14 +262,23 @@ func (p *sumArrays) get(n int) []int64 {
 			p.free[best], p.free[last] = p.free[last], nil
 			p.free = p.free[:last]
 			p.bytes -= 8 * int64(cap(a))
+			p.lent += 8 * int64(cap(a))
 			p.mu.Unlock()
 			s := a[:n]
 			clear(s)
 			return s
 		}
+		p.lent += 8 * int64(n)
 		p.mu.Unlock()
 	}
 	return make([]int64, n)
+}
+
+// lentBytes is the size of the arrays lent and not yet handed back.
+func (p *sumArrays) lentBytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lent
 }
 
 // put keeps s for a later get unless that would hold more than maxBytes.
@@ -264,7 +288,9 @@ func (p *sumArrays) put(s []int64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if size := 8 * int64(cap(s)); p.bytes+size <= p.maxBytes {
+	size := 8 * int64(cap(s))
+	p.lent -= size
+	if p.bytes+size <= p.maxBytes {
 		p.free = append(p.free, s)
 		p.bytes += size
 	}

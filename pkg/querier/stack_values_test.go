@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/symdb"
@@ -78,5 +82,45 @@ func TestStackValuesAddMatchesNodeOf(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestStreamStackValuesReadsAheadBounded checks that a slow consumer of the
+// streamed block sums does not let the scan read every block ahead of it:
+// with one core, only the block being used holds sums.
+func TestStreamStackValuesReadsAheadBounded(t *testing.T) {
+	blocks := loadBlocks(t, "medium", DefaultTenant)
+	if len(blocks) < 2 {
+		t.Skip("needs two blocks or more")
+	}
+	svc := New(Config{MaxSeriesPoints: 1e6}, staticBlocks{DefaultTenant: blocks}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	q, err := svc.parseSelectQuery(cpuType, "{}", mediumStart, mediumEnd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := 0
+	err = svc.streamStackValues(context.Background(), DefaultTenant, q, func(v *stackValues) error {
+		defer v.release()
+		used++
+		// Time for a scan that is not held back to read the next blocks.
+		time.Sleep(50 * time.Millisecond)
+		var own int64
+		for _, pv := range v.parts {
+			own += 8 * int64(cap(pv.self))
+		}
+		if lent := svc.sums.lentBytes(); lent != own {
+			t.Errorf("block %d: %d bytes of sums lent while it holds %d: the scan read ahead", used, lent, own)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used < 2 {
+		t.Fatalf("%d blocks with values, want 2 or more", used)
+	}
+	if lent := svc.sums.lentBytes(); lent != 0 {
+		t.Errorf("%d bytes of sums still lent after the stream", lent)
 	}
 }
