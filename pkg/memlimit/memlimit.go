@@ -53,10 +53,14 @@ const (
 	heapFreeMetric     = "/memory/classes/heap/free:bytes"
 )
 
-// Tuner sets the soft memory limit after every garbage collection. The
-// collector keeps pacing by GOGC as well and collects at whichever goal
-// comes first, so a heap smaller than the minimum headroom is collected as
-// it would be without the tuner.
+// Tuner sets the soft memory limit after every garbage collection, and
+// turns GOGC's pacing off while it runs: the limit alone starts a
+// collection. With GOGC's goal of twice the live heap as well, a heap
+// growing from a few megabytes to hundreds (a first query decoding every
+// partition it reads) was collected at every doubling: 13 collections
+// instead of 8, and a quarter more of the collector's CPU, for no less
+// memory at the peak. A small heap may grow by the minimum headroom before
+// it is collected.
 //
 // The limit set is exported by the Go collector of client_golang as
 // go_gc_gomemlimit_bytes.
@@ -67,6 +71,7 @@ type Tuner struct {
 	mu       sync.Mutex
 	stopped  bool
 	previous int64 // the limit before Start, restored by Stop
+	percent  int   // GOGC before Start, restored by Stop
 	samples  []metrics.Sample
 }
 
@@ -82,18 +87,20 @@ func Start(cfg Config, logger *slog.Logger) *Tuner {
 		t.samples = append(t.samples, metrics.Sample{Name: name})
 	}
 	t.tune()
+	t.percent = debug.SetGCPercent(-1)
 	t.arm()
 	logger.Info("garbage collector paced by live heap", "headroom_percent", cfg.HeadroomPercent, "min_headroom_bytes", cfg.MinHeadroomBytes)
 	return t
 }
 
-// Stop restores the limit in force before Start. The tuner does not touch
+// Stop restores the limit and GOGC in force before Start. The tuner does not touch
 // the limit after Stop returns.
 func (t *Tuner) Stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.stopped = true
 	debug.SetMemoryLimit(t.previous)
+	debug.SetGCPercent(t.percent)
 }
 
 // gcSentinel is allocated only to become garbage: its cleanup runs after

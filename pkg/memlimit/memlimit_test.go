@@ -53,12 +53,17 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-// The tuner follows the live heap from one collection to the next, and
-// gives the limit back when stopped.
+// The tuner follows the live heap from one collection to the next, with
+// GOGC's pacing off, and gives the limit and GOGC back when stopped.
 func TestTunerFollowsLiveHeap(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
+	percent := debug.SetGCPercent(70)
+	defer debug.SetGCPercent(percent)
 	cfg := Config{HeadroomPercent: 50, MinHeadroomBytes: 8 << 20}
 	tuner := Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if got := debug.SetGCPercent(-1); got != -1 {
+		t.Errorf("GOGC = %d while the tuner runs, want off (-1)", got)
+	}
 
 	// waitLimit collects until the limit lies in [lo, hi]: the tuner runs
 	// just after a collection, on the runtime's cleanup goroutine.
@@ -93,6 +98,9 @@ func TestTunerFollowsLiveHeap(t *testing.T) {
 	tuner.Stop()
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit after Stop = %d, want %d as before Start", got, before)
+	}
+	if got := debug.SetGCPercent(70); got != 70 {
+		t.Errorf("GOGC after Stop = %d, want 70 as before Start", got)
 	}
 	runtime.GC()
 	time.Sleep(10 * time.Millisecond)
