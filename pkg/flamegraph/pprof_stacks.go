@@ -421,6 +421,8 @@ type stackShard struct {
 	// memo is per-partition scratch: partition node → a position in locs
 	// from which locs hold the node's stack, -1 unknown. Sibling stacks
 	// share their parents' chains, so most comparisons stop after a step.
+	// It is empty until a node of the partition needs its stack looked
+	// up: a partition whose samples are all known does without it.
 	memo []int32
 }
 
@@ -729,7 +731,7 @@ func (b *ProfileBuilder) internLocations(p *symdb.Partition, ps *pprofStacks, gl
 // It appends the nodes whose samples it found or stored to learnt, with
 // their samples as knownPartition keeps them, and returns it.
 func (sh *stackShard) add(p *symdb.Partition, gloc []int32, learnt []nodeSample, dealt [][][]dealtNode, k int, seq uint32) []nodeSample {
-	sh.memo = resetMap(sh.memo, len(p.Parents))
+	sh.memo = sh.memo[:0]
 	for w := range dealt {
 		learnt = sh.addNodes(p, gloc, learnt, dealt[w][k], int32(k), int32(len(dealt)), seq)
 	}
@@ -747,6 +749,9 @@ func (sh *stackShard) addNodes(p *symdb.Partition, gloc []int32, learnt []nodeSa
 		for _, d := range todo {
 			i, s := d.node, d.sample
 			if s < 0 {
+				if len(sh.memo) == 0 {
+					sh.memo = resetMap(sh.memo, len(p.Parents))
+				}
 				s = sh.index.find(d.hash, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
 				if s < 0 {
 					s = sh.store(p, gloc, i, d.hash)
