@@ -15,14 +15,18 @@ import (
 // values into flat arrays indexed by name node.
 //
 // Name node 0 is the virtual root; parent[i] < i for every other node, and
-// names[name[i]] is its function name.
+// names[nameOf(i)] is its function name.
 type nameTree struct {
 	// nodeOf[i] is the name node of the stack ending at partition node i:
 	// 0 (the empty stack) for a chunk root or a stack of line-less
 	// locations only.
 	nodeOf []int32
 	parent []int32
-	name   []int32 // index into names; -1 for the root
+	// The index into names of each node's name, in name16 when there are
+	// at most 1<<16 names (a partition has a few thousand), else in
+	// name32; the other is nil. The root's entry means nothing.
+	name16 []uint16
+	name32 []int32
 	names  []string
 
 	// What the tree was built from, to catch a partition that changed
@@ -35,8 +39,16 @@ type nameTree struct {
 // partition's strings), so that a partition cache counts it (see
 // symdb.Partition.Derived).
 func (nt *nameTree) SizeBytes() int64 {
-	return int64(unsafe.Sizeof(*nt)) + 4*int64(cap(nt.nodeOf)+cap(nt.parent)+cap(nt.name)) +
-		int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.nodeOf) + sliceBytes(nt.parent) +
+		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names)
+}
+
+// nameOf returns the index into names of the name of node j.
+func (nt *nameTree) nameOf(j int32) int32 {
+	if nt.name16 != nil {
+		return int32(nt.name16[j])
+	}
+	return nt.name32[j]
 }
 
 // matches reports whether nt was built from p as it is now.
@@ -80,7 +92,6 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 	nt := &nameTree{
 		nodeOf:    make([]int32, n),
 		parent:    append(scratch.parent[:0], -1),
-		name:      append(scratch.name[:0], -1),
 		nodes:     n,
 		locations: len(p.Locations),
 		functions: len(p.Functions),
@@ -93,6 +104,9 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 	for i := range fnName {
 		fnName[i] = -1
 	}
+	// Name indexes grow as int32 in the scratch; they are copied out in 16
+	// bits when they fit.
+	name := append(scratch.name[:0], -1)
 	nameIDs := make(map[string]int32)
 	children.reset(bound)
 	for i := 0; i < n; i++ {
@@ -120,16 +134,23 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 			if c < 0 {
 				c = int32(len(nt.parent))
 				nt.parent = append(nt.parent, cur)
-				nt.name = append(nt.name, nm)
+				name = append(name, nm)
 				children.add(cur, c, nm)
 			}
 			cur = c
 		}
 		nt.nodeOf[i] = cur
 	}
-	scratch.parent, scratch.name = nt.parent[:0], nt.name[:0]
+	scratch.parent, scratch.name = nt.parent[:0], name[:0]
 	nt.parent = slices.Clone(nt.parent)
-	nt.name = slices.Clone(nt.name)
+	if len(nt.names) <= 1<<16 {
+		nt.name16 = make([]uint16, len(name))
+		for j, nm := range name[1:] {
+			nt.name16[1+j] = uint16(nm)
+		}
+	} else {
+		nt.name32 = slices.Clone(name)
+	}
 	return nt
 }
 
@@ -230,7 +251,6 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 		kids = growInt64(kids, m)
 	}
 	kept := sc.kept[:0]
-	name := nt.name
 	ids := t.partitionNameIDs(nt)
 	for _, j := range cand {
 		tj := total[j]
@@ -238,7 +258,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 			continue
 		}
 		par := parent[j]
-		c := t.child(dst[par], t.internAt(nt.names, ids, name[j]))
+		c := t.child(dst[par], t.internAt(nt.names, ids, nt.nameOf(j)))
 		dst[j] = c
 		t.self[c] += self[j]
 		if cut {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 
@@ -631,9 +632,9 @@ func TestNameTreeScratchReuse(t *testing.T) {
 	for i, p := range parts {
 		got := buildNameTree(p, &scratch)
 		want := buildNameTree(p, &nameTreeScratch{})
-		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name, want.name) ||
+		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name16, want.name16) || !slices.Equal(got.name32, want.name32) ||
 			!slices.Equal(got.nodeOf, want.nodeOf) || !slices.Equal(got.names, want.names) {
-			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name, want.parent, want.name)
+			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name16, want.parent, want.name16)
 		}
 	}
 }
@@ -701,6 +702,56 @@ func TestNameTreeIsSized(t *testing.T) {
 	nt := partitionNameTree(p, &nameTreeScratch{})
 	if got, want := p.SizeBytes(), before+nt.SizeBytes(); got != want || nt.SizeBytes() <= 0 {
 		t.Errorf("partition of %d bytes with a name tree of %d: SizeBytes %d, want %d", before, nt.SizeBytes(), got, want)
+	}
+}
+
+// A partition's name tree keeps names in 16 bits up to 1<<16 distinct
+// names, in 32 beyond; either way the partition adds the tree its stacks
+// make, whole or truncated.
+func TestNameTreeWideNames(t *testing.T) {
+	for _, tc := range []struct {
+		names int
+		wide  bool
+	}{{1 << 16, false}, {1<<16 + 1, true}} {
+		t.Run(fmt.Sprint(tc.names, " names"), func(t *testing.T) {
+			// main and f1 … f(names-1); the last names are callers and
+			// callees of the first ones too.
+			var stacks []stackValue
+			for k := 1; k < tc.names; k++ {
+				stacks = append(stacks, stackValue{fmt.Sprintf("main;f%d", k), int64(1 + k%7)})
+			}
+			last := tc.names - 1
+			stacks = append(stacks,
+				stackValue{fmt.Sprintf("f%d;f1;f%d", last, last-1), 50},
+				stackValue{fmt.Sprintf("f1;f%d;main", last), 60},
+			)
+			p, values := partitionOf(stacks...)
+			nt := partitionNameTree(p, &nameTreeScratch{})
+			if len(nt.names) != tc.names || (nt.name32 != nil) != tc.wide || (nt.name16 != nil) == tc.wide {
+				t.Fatalf("%d names in 16 bits %v, in 32 bits %v; want wide %v", len(nt.names), nt.name16 != nil, nt.name32 != nil, tc.wide)
+			}
+			// Names take 2 bytes a node, or 4 when wide.
+			want := int64(unsafe.Sizeof(*nt)) + 4*int64(cap(nt.nodeOf)+cap(nt.parent)) +
+				2*int64(cap(nt.name16)) + 4*int64(cap(nt.name32)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+			if got := nt.SizeBytes(); got != want {
+				t.Errorf("name tree of %d nodes sized %d bytes, want %d", len(nt.parent), got, want)
+			}
+
+			tr := NewTree()
+			if err := tr.AddPartition(p, values); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := treeDump(tr), treeDump(treeOf(stacks...)); !slices.Equal(g, w) {
+				t.Errorf("tree differs from the stacks' (%d vs %d nodes)", len(g), len(w))
+			}
+			cut := NewTree()
+			if err := cut.AddPartitionTruncated(p, values, 100); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := treeDump(cut), treeDump(truncatedPartitionRef(t, p, values, 100)); !slices.Equal(g, w) {
+				t.Errorf("truncated tree %v, want %v", g, w)
+			}
+		})
 	}
 }
 
