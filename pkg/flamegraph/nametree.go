@@ -17,11 +17,15 @@ import (
 // Name node 0 is the virtual root; parent[i] < i for every other node, and
 // names[nameOf(i)] is its function name.
 type nameTree struct {
-	// nodeOf[i] is the name node of the stack ending at partition node i:
-	// 0 (the empty stack) for a chunk root or a stack of line-less
-	// locations only.
-	nodeOf []int32
-	parent []int32
+	// The name node of the stack ending at partition node i (0, the empty
+	// stack, for a chunk root or a stack of line-less locations only) is
+	// i + nodeDelta[i] when that fits 16 bits for every node, else
+	// nodeOf32[i]; the other is nil. Name nodes are made as the partition's
+	// nodes are walked, so they are seldom far apart: only a partition
+	// whose later chunks repeat the stacks of an earlier one needs 32 bits.
+	nodeDelta []int16
+	nodeOf32  []int32
+	parent    []int32
 	// The index into names of each node's name, in name16 when there are
 	// at most 1<<16 names (a partition has a few thousand), else in
 	// name32; the other is nil. The root's entry means nothing.
@@ -39,7 +43,7 @@ type nameTree struct {
 // partition's strings), so that a partition cache counts it (see
 // symdb.Partition.Derived).
 func (nt *nameTree) SizeBytes() int64 {
-	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.nodeOf) + sliceBytes(nt.parent) +
+	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.nodeDelta) + sliceBytes(nt.nodeOf32) + sliceBytes(nt.parent) +
 		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names)
 }
 
@@ -49,6 +53,26 @@ func (nt *nameTree) nameOf(j int32) int32 {
 		return int32(nt.name16[j])
 	}
 	return nt.name32[j]
+}
+
+// addSelf adds each positive value of nodeSelf, one per partition node,
+// to self at its node's name node.
+func (nt *nameTree) addSelf(self, nodeSelf []int64) {
+	if nt.nodeDelta != nil {
+		delta := nt.nodeDelta[:len(nodeSelf)]
+		for i, v := range nodeSelf {
+			if v > 0 {
+				self[i+int(delta[i])] += v
+			}
+		}
+		return
+	}
+	nodeOf := nt.nodeOf32[:len(nodeSelf)]
+	for i, v := range nodeSelf {
+		if v > 0 {
+			self[nodeOf[i]] += v
+		}
+	}
 }
 
 // matches reports whether nt was built from p as it is now.
@@ -64,8 +88,8 @@ func (nt *nameTree) matches(p *symdb.Partition) bool {
 // nameTreeScratch is what buildNameTree grows while it builds, reused from
 // one build to the next.
 type nameTreeScratch struct {
-	children     siblingIndex
-	parent, name []int32
+	children             siblingIndex
+	nodeOf, parent, name []int32
 }
 
 // buildNameTree resolves every node of p, parents first. A location's
@@ -89,8 +113,8 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 		scratch.parent = make([]int32, 0, bound)
 		scratch.name = make([]int32, 0, bound)
 	}
+	nodeOf := growInt32(scratch.nodeOf, n)
 	nt := &nameTree{
-		nodeOf:    make([]int32, n),
 		parent:    append(scratch.parent[:0], -1),
 		nodes:     n,
 		locations: len(p.Locations),
@@ -112,9 +136,10 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
 		if par < 0 {
-			continue // nodeOf[i] = 0: a chunk root is the empty stack
+			nodeOf[i] = 0 // a chunk root is the empty stack
+			continue
 		}
-		cur := nt.nodeOf[par]
+		cur := nodeOf[par]
 		lines := p.Locations[p.NodeLocations[i]].Lines
 		for j := len(lines) - 1; j >= 0; j-- {
 			fn := lines[j].FunctionID
@@ -139,9 +164,19 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 			}
 			cur = c
 		}
-		nt.nodeOf[i] = cur
+		nodeOf[i] = cur
 	}
-	scratch.parent, scratch.name = nt.parent[:0], name[:0]
+	scratch.nodeOf, scratch.parent, scratch.name = nodeOf[:0], nt.parent[:0], name[:0]
+	nt.nodeDelta = make([]int16, n)
+	for i, c := range nodeOf {
+		d := int(c) - i
+		if d != int(int16(d)) {
+			nt.nodeDelta = nil
+			nt.nodeOf32 = slices.Clone(nodeOf)
+			break
+		}
+		nt.nodeDelta[i] = int16(d)
+	}
 	nt.parent = slices.Clone(nt.parent)
 	if len(nt.names) <= 1<<16 {
 		nt.name16 = make([]uint16, len(name))
@@ -214,12 +249,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	// Self per name node; values of the empty stack are dropped.
 	self := growInt64(sc.self, m)
 	clear(self)
-	nodeOf := nt.nodeOf[:len(nodeSelf)]
-	for i, v := range nodeSelf {
-		if v > 0 {
-			self[nodeOf[i]] += v
-		}
-	}
+	nt.addSelf(self, nodeSelf)
 	self[0] = 0
 
 	// Totals, children before parents. A node's total is never below a

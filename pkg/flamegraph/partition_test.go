@@ -633,7 +633,7 @@ func TestNameTreeScratchReuse(t *testing.T) {
 		got := buildNameTree(p, &scratch)
 		want := buildNameTree(p, &nameTreeScratch{})
 		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name16, want.name16) || !slices.Equal(got.name32, want.name32) ||
-			!slices.Equal(got.nodeOf, want.nodeOf) || !slices.Equal(got.names, want.names) {
+			!slices.Equal(got.nodeDelta, want.nodeDelta) || !slices.Equal(got.nodeOf32, want.nodeOf32) || !slices.Equal(got.names, want.names) {
 			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name16, want.parent, want.name16)
 		}
 	}
@@ -706,14 +706,21 @@ func TestNameTreeIsSized(t *testing.T) {
 }
 
 // A partition's name tree keeps names in 16 bits up to 1<<16 distinct
-// names, in 32 beyond; either way the partition adds the tree its stacks
+// names, in 32 beyond, and the name nodes of partition nodes as 16-bit
+// distances unless one is farther (as in a chunk that repeats an earlier
+// one's stacks); in every form the partition adds the tree its stacks
 // make, whole or truncated.
-func TestNameTreeWideNames(t *testing.T) {
+func TestNameTreeCompactForms(t *testing.T) {
 	for _, tc := range []struct {
-		names int
-		wide  bool
-	}{{1 << 16, false}, {1<<16 + 1, true}} {
-		t.Run(fmt.Sprint(tc.names, " names"), func(t *testing.T) {
+		name                 string
+		names, chunks        int
+		wideNames, wideNodes bool
+	}{
+		{"65536 names", 1 << 16, 1, false, false},
+		{"65537 names", 1<<16 + 1, 1, true, false},
+		{"repeated chunk", 40000, 2, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			// main and f1 … f(names-1); the last names are callers and
 			// callees of the first ones too.
 			var stacks []stackValue
@@ -726,13 +733,33 @@ func TestNameTreeWideNames(t *testing.T) {
 				stackValue{fmt.Sprintf("f1;f%d;main", last), 60},
 			)
 			p, values := partitionOf(stacks...)
-			nt := partitionNameTree(p, &nameTreeScratch{})
-			if len(nt.names) != tc.names || (nt.name32 != nil) != tc.wide || (nt.name16 != nil) == tc.wide {
-				t.Fatalf("%d names in 16 bits %v, in 32 bits %v; want wide %v", len(nt.names), nt.name16 != nil, nt.name32 != nil, tc.wide)
+			// More chunks: copies of the first, root and all.
+			n := int32(len(p.Parents))
+			for c := int32(1); c < int32(tc.chunks); c++ {
+				for i := range n {
+					par := p.Parents[i]
+					if par >= 0 {
+						par += c * n
+					}
+					p.Parents = append(p.Parents, par)
+					p.NodeLocations = append(p.NodeLocations, p.NodeLocations[i])
+					values = append(values, values[i])
+				}
 			}
-			// Names take 2 bytes a node, or 4 when wide.
-			want := int64(unsafe.Sizeof(*nt)) + 4*int64(cap(nt.nodeOf)+cap(nt.parent)) +
-				2*int64(cap(nt.name16)) + 4*int64(cap(nt.name32)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+			var all []stackValue
+			for range tc.chunks {
+				all = append(all, stacks...)
+			}
+
+			nt := partitionNameTree(p, &nameTreeScratch{})
+			if len(nt.names) != tc.names || (nt.name32 != nil) != tc.wideNames || (nt.name16 != nil) == tc.wideNames {
+				t.Errorf("%d names in 16 bits %v, in 32 bits %v; want wide %v", len(nt.names), nt.name16 != nil, nt.name32 != nil, tc.wideNames)
+			}
+			if (nt.nodeOf32 != nil) != tc.wideNodes || (nt.nodeDelta != nil) == tc.wideNodes {
+				t.Errorf("name nodes as distances %v, in 32 bits %v; want wide %v", nt.nodeDelta != nil, nt.nodeOf32 != nil, tc.wideNodes)
+			}
+			want := int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.nodeDelta)+cap(nt.name16)) +
+				4*int64(cap(nt.nodeOf32)+cap(nt.parent)+cap(nt.name32)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
 			if got := nt.SizeBytes(); got != want {
 				t.Errorf("name tree of %d nodes sized %d bytes, want %d", len(nt.parent), got, want)
 			}
@@ -741,14 +768,16 @@ func TestNameTreeWideNames(t *testing.T) {
 			if err := tr.AddPartition(p, values); err != nil {
 				t.Fatal(err)
 			}
-			if g, w := treeDump(tr), treeDump(treeOf(stacks...)); !slices.Equal(g, w) {
+			if g, w := treeDump(tr), treeDump(treeOf(all...)); !slices.Equal(g, w) {
 				t.Errorf("tree differs from the stacks' (%d vs %d nodes)", len(g), len(w))
 			}
+			// The nodes kept are those of the last names, with totals of
+			// 50 and more; the many below main become one "other".
 			cut := NewTree()
-			if err := cut.AddPartitionTruncated(p, values, 100); err != nil {
+			if err := cut.AddPartitionTruncated(p, values, 6); err != nil {
 				t.Fatal(err)
 			}
-			if g, w := treeDump(cut), treeDump(truncatedPartitionRef(t, p, values, 100)); !slices.Equal(g, w) {
+			if g, w := treeDump(cut), treeDump(truncatedPartitionRef(t, p, values, 6)); !slices.Equal(g, w) {
 				t.Errorf("truncated tree %v, want %v", g, w)
 			}
 		})
