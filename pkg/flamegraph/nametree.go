@@ -167,26 +167,35 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 		nodeOf[i] = cur
 	}
 	scratch.nodeOf, scratch.parent, scratch.name = nodeOf[:0], nt.parent[:0], name[:0]
-	nt.nodeDelta = make([]int16, n)
-	for i, c := range nodeOf {
-		d := int(c) - i
-		if d != int(int16(d)) {
-			nt.nodeDelta = nil
-			nt.nodeOf32 = slices.Clone(nodeOf)
-			break
-		}
-		nt.nodeDelta[i] = int16(d)
+	nt.nodeDelta = nodeDeltas(nodeOf)
+	if nt.nodeDelta == nil {
+		nt.nodeOf32 = slices.Clone(nodeOf)
 	}
 	nt.parent = slices.Clone(nt.parent)
 	if len(nt.names) <= 1<<16 {
-		nt.name16 = make([]uint16, len(name))
-		for j, nm := range name[1:] {
-			nt.name16[1+j] = uint16(nm)
+		name16 := make([]uint16, len(name))
+		for j, nm := range name {
+			name16[j] = uint16(nm)
 		}
+		nt.name16 = name16
 	} else {
 		nt.name32 = slices.Clone(name)
 	}
 	return nt
+}
+
+// nodeDeltas returns nodeOf[i] - i for every i, or nil if one does not fit
+// 16 bits.
+func nodeDeltas(nodeOf []int32) []int16 {
+	delta := make([]int16, len(nodeOf))
+	for i, c := range nodeOf {
+		d := int(c) - i
+		if d != int(int16(d)) {
+			return nil
+		}
+		delta[i] = int16(d)
+	}
+	return delta
 }
 
 // nameTreeKey is the key of a partition's name tree among the values
