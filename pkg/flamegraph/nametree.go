@@ -15,14 +15,22 @@ import (
 // values into flat arrays indexed by name node.
 //
 // Name node 0 is the virtual root; parent[i] < i for every other node, and
-// names[name[i]] is its function name.
+// names[nameOf(i)] is its function name.
 type nameTree struct {
-	// nodeOf[i] is the name node of the stack ending at partition node i:
-	// 0 (the empty stack) for a chunk root or a stack of line-less
-	// locations only.
-	nodeOf []int32
-	parent []int32
-	name   []int32 // index into names; -1 for the root
+	// The name node of the stack ending at partition node i (0, the empty
+	// stack, for a chunk root or a stack of line-less locations only) is
+	// i + nodeDelta[i] when that fits 16 bits for every node, else
+	// nodeOf32[i]; the other is nil. Name nodes are made as the partition's
+	// nodes are walked, so they are seldom far apart: only a partition
+	// whose later chunks repeat the stacks of an earlier one needs 32 bits.
+	nodeDelta []int16
+	nodeOf32  []int32
+	parent    []int32
+	// The index into names of each node's name, in name16 when there are
+	// at most 1<<16 names (a partition has a few thousand), else in
+	// name32; the other is nil. The root's entry means nothing.
+	name16 []uint16
+	name32 []int32
 	names  []string
 
 	// What the tree was built from, to catch a partition that changed
@@ -35,8 +43,36 @@ type nameTree struct {
 // partition's strings), so that a partition cache counts it (see
 // symdb.Partition.Derived).
 func (nt *nameTree) SizeBytes() int64 {
-	return int64(unsafe.Sizeof(*nt)) + 4*int64(cap(nt.nodeOf)+cap(nt.parent)+cap(nt.name)) +
-		int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.nodeDelta) + sliceBytes(nt.nodeOf32) + sliceBytes(nt.parent) +
+		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names)
+}
+
+// nameOf returns the index into names of the name of node j.
+func (nt *nameTree) nameOf(j int32) int32 {
+	if nt.name16 != nil {
+		return int32(nt.name16[j])
+	}
+	return nt.name32[j]
+}
+
+// addSelf adds each positive value of nodeSelf, one per partition node,
+// to self at its node's name node.
+func (nt *nameTree) addSelf(self, nodeSelf []int64) {
+	if nt.nodeDelta != nil {
+		delta := nt.nodeDelta[:len(nodeSelf)]
+		for i, v := range nodeSelf {
+			if v > 0 {
+				self[i+int(delta[i])] += v
+			}
+		}
+		return
+	}
+	nodeOf := nt.nodeOf32[:len(nodeSelf)]
+	for i, v := range nodeSelf {
+		if v > 0 {
+			self[nodeOf[i]] += v
+		}
+	}
 }
 
 // matches reports whether nt was built from p as it is now.
@@ -52,8 +88,8 @@ func (nt *nameTree) matches(p *symdb.Partition) bool {
 // nameTreeScratch is what buildNameTree grows while it builds, reused from
 // one build to the next.
 type nameTreeScratch struct {
-	children     siblingIndex
-	parent, name []int32
+	children             siblingIndex
+	nodeOf, parent, name []int32
 }
 
 // buildNameTree resolves every node of p, parents first. A location's
@@ -77,10 +113,9 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 		scratch.parent = make([]int32, 0, bound)
 		scratch.name = make([]int32, 0, bound)
 	}
+	nodeOf := growInt32(scratch.nodeOf, n)
 	nt := &nameTree{
-		nodeOf:    make([]int32, n),
 		parent:    append(scratch.parent[:0], -1),
-		name:      append(scratch.name[:0], -1),
 		nodes:     n,
 		locations: len(p.Locations),
 		functions: len(p.Functions),
@@ -93,14 +128,18 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 	for i := range fnName {
 		fnName[i] = -1
 	}
+	// Name indexes grow as int32 in the scratch; they are copied out in 16
+	// bits when they fit.
+	name := append(scratch.name[:0], -1)
 	nameIDs := make(map[string]int32)
 	children.reset(bound)
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
 		if par < 0 {
-			continue // nodeOf[i] = 0: a chunk root is the empty stack
+			nodeOf[i] = 0 // a chunk root is the empty stack
+			continue
 		}
-		cur := nt.nodeOf[par]
+		cur := nodeOf[par]
 		lines := p.Locations[p.NodeLocations[i]].Lines
 		for j := len(lines) - 1; j >= 0; j-- {
 			fn := lines[j].FunctionID
@@ -120,17 +159,43 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 			if c < 0 {
 				c = int32(len(nt.parent))
 				nt.parent = append(nt.parent, cur)
-				nt.name = append(nt.name, nm)
+				name = append(name, nm)
 				children.add(cur, c, nm)
 			}
 			cur = c
 		}
-		nt.nodeOf[i] = cur
+		nodeOf[i] = cur
 	}
-	scratch.parent, scratch.name = nt.parent[:0], nt.name[:0]
+	scratch.nodeOf, scratch.parent, scratch.name = nodeOf[:0], nt.parent[:0], name[:0]
+	nt.nodeDelta = nodeDeltas(nodeOf)
+	if nt.nodeDelta == nil {
+		nt.nodeOf32 = slices.Clone(nodeOf)
+	}
 	nt.parent = slices.Clone(nt.parent)
-	nt.name = slices.Clone(nt.name)
+	if len(nt.names) <= 1<<16 {
+		name16 := make([]uint16, len(name))
+		for j, nm := range name {
+			name16[j] = uint16(nm)
+		}
+		nt.name16 = name16
+	} else {
+		nt.name32 = slices.Clone(name)
+	}
 	return nt
+}
+
+// nodeDeltas returns nodeOf[i] - i for every i, or nil if one does not fit
+// 16 bits.
+func nodeDeltas(nodeOf []int32) []int16 {
+	delta := make([]int16, len(nodeOf))
+	for i, c := range nodeOf {
+		d := int(c) - i
+		if d != int(int16(d)) {
+			return nil
+		}
+		delta[i] = int16(d)
+	}
+	return delta
 }
 
 // nameTreeKey is the key of a partition's name tree among the values
@@ -193,12 +258,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	// Self per name node; values of the empty stack are dropped.
 	self := growInt64(sc.self, m)
 	clear(self)
-	nodeOf := nt.nodeOf[:len(nodeSelf)]
-	for i, v := range nodeSelf {
-		if v > 0 {
-			self[nodeOf[i]] += v
-		}
-	}
+	nt.addSelf(self, nodeSelf)
 	self[0] = 0
 
 	// Totals, children before parents. A node's total is never below a
@@ -230,7 +290,6 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 		kids = growInt64(kids, m)
 	}
 	kept := sc.kept[:0]
-	name := nt.name
 	ids := t.partitionNameIDs(nt)
 	for _, j := range cand {
 		tj := total[j]
@@ -238,7 +297,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 			continue
 		}
 		par := parent[j]
-		c := t.child(dst[par], t.internAt(nt.names, ids, name[j]))
+		c := t.child(dst[par], t.internAt(nt.names, ids, nt.nameOf(j)))
 		dst[j] = c
 		t.self[c] += self[j]
 		if cut {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 
@@ -631,9 +632,9 @@ func TestNameTreeScratchReuse(t *testing.T) {
 	for i, p := range parts {
 		got := buildNameTree(p, &scratch)
 		want := buildNameTree(p, &nameTreeScratch{})
-		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name, want.name) ||
-			!slices.Equal(got.nodeOf, want.nodeOf) || !slices.Equal(got.names, want.names) {
-			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name, want.parent, want.name)
+		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name16, want.name16) || !slices.Equal(got.name32, want.name32) ||
+			!slices.Equal(got.nodeDelta, want.nodeDelta) || !slices.Equal(got.nodeOf32, want.nodeOf32) || !slices.Equal(got.names, want.names) {
+			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name16, want.parent, want.name16)
 		}
 	}
 }
@@ -701,6 +702,85 @@ func TestNameTreeIsSized(t *testing.T) {
 	nt := partitionNameTree(p, &nameTreeScratch{})
 	if got, want := p.SizeBytes(), before+nt.SizeBytes(); got != want || nt.SizeBytes() <= 0 {
 		t.Errorf("partition of %d bytes with a name tree of %d: SizeBytes %d, want %d", before, nt.SizeBytes(), got, want)
+	}
+}
+
+// A partition's name tree keeps names in 16 bits up to 1<<16 distinct
+// names, in 32 beyond, and the name nodes of partition nodes as 16-bit
+// distances unless one is farther (as in a chunk that repeats an earlier
+// one's stacks); in every form the partition adds the tree its stacks
+// make, whole or truncated.
+func TestNameTreeCompactForms(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		names, chunks        int
+		wideNames, wideNodes bool
+	}{
+		{"65536 names", 1 << 16, 1, false, false},
+		{"65537 names", 1<<16 + 1, 1, true, false},
+		{"repeated chunk", 40000, 2, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// main and f1 … f(names-1); the last names are callers and
+			// callees of the first ones too.
+			var stacks []stackValue
+			for k := 1; k < tc.names; k++ {
+				stacks = append(stacks, stackValue{fmt.Sprintf("main;f%d", k), int64(1 + k%7)})
+			}
+			last := tc.names - 1
+			stacks = append(stacks,
+				stackValue{fmt.Sprintf("f%d;f1;f%d", last, last-1), 50},
+				stackValue{fmt.Sprintf("f1;f%d;main", last), 60},
+			)
+			p, values := partitionOf(stacks...)
+			// More chunks: copies of the first, root and all.
+			n := int32(len(p.Parents))
+			for c := int32(1); c < int32(tc.chunks); c++ {
+				for i := range n {
+					par := p.Parents[i]
+					if par >= 0 {
+						par += c * n
+					}
+					p.Parents = append(p.Parents, par)
+					p.NodeLocations = append(p.NodeLocations, p.NodeLocations[i])
+					values = append(values, values[i])
+				}
+			}
+			var all []stackValue
+			for range tc.chunks {
+				all = append(all, stacks...)
+			}
+
+			nt := partitionNameTree(p, &nameTreeScratch{})
+			if len(nt.names) != tc.names || (nt.name32 != nil) != tc.wideNames || (nt.name16 != nil) == tc.wideNames {
+				t.Errorf("%d names in 16 bits %v, in 32 bits %v; want wide %v", len(nt.names), nt.name16 != nil, nt.name32 != nil, tc.wideNames)
+			}
+			if (nt.nodeOf32 != nil) != tc.wideNodes || (nt.nodeDelta != nil) == tc.wideNodes {
+				t.Errorf("name nodes as distances %v, in 32 bits %v; want wide %v", nt.nodeDelta != nil, nt.nodeOf32 != nil, tc.wideNodes)
+			}
+			want := int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.nodeDelta)+cap(nt.name16)) +
+				4*int64(cap(nt.nodeOf32)+cap(nt.parent)+cap(nt.name32)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+			if got := nt.SizeBytes(); got != want {
+				t.Errorf("name tree of %d nodes sized %d bytes, want %d", len(nt.parent), got, want)
+			}
+
+			tr := NewTree()
+			if err := tr.AddPartition(p, values); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := treeDump(tr), treeDump(treeOf(all...)); !slices.Equal(g, w) {
+				t.Errorf("tree differs from the stacks' (%d vs %d nodes)", len(g), len(w))
+			}
+			// The nodes kept are those of the last names, with totals of
+			// 50 and more; the many below main become one "other".
+			cut := NewTree()
+			if err := cut.AddPartitionTruncated(p, values, 6); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := treeDump(cut), treeDump(truncatedPartitionRef(t, p, values, 6)); !slices.Equal(g, w) {
+				t.Errorf("truncated tree %v, want %v", g, w)
+			}
+		})
 	}
 }
 

@@ -247,7 +247,11 @@ func (b *ProfileBuilder) SizeBytes() int64 {
 	n += sliceBytes(fs.shards) + fs.locs.sizeBytes() + sliceBytes(fs.locSrc) + sliceBytes(fs.locWeak) + sliceBytes(fs.dealt)
 	n += mapBytes(fs.known)
 	for _, kp := range fs.known {
-		n += sliceBytes(kp.gloc) + sliceBytes(kp.sample)
+		n += int64(unsafe.Sizeof(*kp)) + sliceBytes(kp.gloc) + kp.samples.sizeBytes()
+	}
+	n += sliceBytes(fs.learnt)
+	for _, l := range fs.learnt[:cap(fs.learnt)] {
+		n += sliceBytes(l)
 	}
 	for _, d := range fs.dealt {
 		n += sliceBytes(d)

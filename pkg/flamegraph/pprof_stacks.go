@@ -318,8 +318,10 @@ type fastState struct {
 	// its nodes are not dealt, hashed and compared again.
 	known map[weak.Pointer[symdb.Partition]]*knownPartition
 	// Per-partition scratch: dealt[w][k] the nodes with values of the w-th
-	// range of nodes whose stacks go to shard k.
-	dealt [][][]dealtNode
+	// range of nodes whose stacks go to shard k; learnt[k] the nodes whose
+	// samples shard k found, for knownPartition.samples.
+	dealt  [][][]dealtNode
+	learnt [][]nodeSample
 }
 
 // locationRef names location li of partition p.
@@ -330,10 +332,12 @@ type locationRef struct {
 
 // knownPartition is what the builder's stacks and locations made of a
 // partition: gloc[li] is the builder location of location li (-1 for a
-// location no node uses), sample[i] the sample of node i's stack, as
-// s*shards + k for sample s of shard k, or -1 while unknown.
+// location no node uses), and samples has the sample of node i's stack,
+// as s*shards + k for sample s of shard k, for the nodes whose sample is
+// known.
 type knownPartition struct {
-	gloc, sample []int32
+	gloc    []int32
+	samples knownSamples
 }
 
 // dealtNode is a partition node with a value, with what a shard needs of
@@ -417,6 +421,8 @@ type stackShard struct {
 	// memo is per-partition scratch: partition node → a position in locs
 	// from which locs hold the node's stack, -1 unknown. Sibling stacks
 	// share their parents' chains, so most comparisons stop after a step.
+	// It is empty until a node of the partition needs its stack looked
+	// up: a partition whose samples are all known does without it.
 	memo []int32
 }
 
@@ -560,9 +566,10 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 		for w := range fs.dealt {
 			fs.dealt[w] = slices.Grow(fs.dealt[w], n)[:n]
 		}
+		fs.learnt = slices.Grow(fs.learnt, n)[:n]
 	}
 	shards := len(fs.shards)
-	dealt := fs.dealt[:shards]
+	dealt, learnt := fs.dealt[:shards], fs.learnt[:shards]
 	// A partition added to an earlier profile has its locations and the
 	// samples of its nodes known. Otherwise goroutines deal a range of
 	// nodes each and look up a range of the locations among those interned
@@ -573,7 +580,7 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 		gloc = resetMap(nil, len(p.Locations))
 	}
 	goRanges(len(nodeSelf), shards, func(w, lo, hi int) {
-		deal(ps, p, nodeSelf, match, kp.sample, lo, hi, dealt[w])
+		deal(ps, p, nodeSelf, match, &kp.samples, lo, hi, dealt[w])
 		if fresh {
 			locs := len(ps.usedLocs)
 			fs.findLocations(p, ps, ps.usedLocs[locs*w/shards:locs*(w+1)/shards], gloc)
@@ -590,11 +597,12 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fs.shards[k].add(p, gloc, kp.sample, dealt, k, seq)
+			learnt[k] = fs.shards[k].add(p, gloc, learnt[k][:0], dealt, k, seq)
 		}()
 	}
-	fs.shards[0].add(p, gloc, kp.sample, dealt, 0, seq)
+	learnt[0] = fs.shards[0].add(p, gloc, learnt[0][:0], dealt, 0, seq)
 	wg.Wait()
+	kp.samples.add(learnt)
 }
 
 // knownPartition returns what fs knows of p, made on first use with no
@@ -603,11 +611,11 @@ func (fs *fastState) knownPartition(p *symdb.Partition) *knownPartition {
 	w := weak.Make(p)
 	kp := fs.known[w]
 	// Partitions are immutable; only hand-built test partitions grow.
-	if kp == nil || len(kp.sample) != len(p.Parents) || (kp.gloc != nil && len(kp.gloc) != len(p.Locations)) {
+	if kp == nil || kp.samples.nodes != len(p.Parents) || (kp.gloc != nil && len(kp.gloc) != len(p.Locations)) {
 		if fs.known == nil {
 			fs.known = make(map[weak.Pointer[symdb.Partition]]*knownPartition)
 		}
-		kp = &knownPartition{sample: resetMap(nil, len(p.Parents))}
+		kp = &knownPartition{samples: newKnownSamples(len(p.Parents))}
 		fs.known[w] = kp
 	}
 	return kp
@@ -617,14 +625,17 @@ func (fs *fastState) knownPartition(p *symdb.Partition) *knownPartition {
 // positive value and a stack that is not empty (and matches, with match)
 // to dealt[k], k being the shard of its stack, in ascending order.
 //
-// A node whose sample is known (sample[i] ≥ 0) goes to its sample's shard
-// with the sample, and its stack is not hashed.
-func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, sample []int32, lo, hi int, dealt [][]dealtNode) {
+// A node whose sample is known goes to its sample's shard with the
+// sample, and its stack is not hashed.
+func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, known *knownSamples, lo, hi int, dealt [][]dealtNode) {
 	for k := range dealt {
 		dealt[k] = dealt[k][:0]
 	}
 	shards := uint32(len(dealt))
 	parents := p.Parents
+	// Loaded once: read through known, they would be reloaded after every
+	// append to dealt.
+	knownBits, knownRank, samples := known.known, known.rank, known.samples
 	// The nodes with values are gathered a block at a time without a
 	// branch: about one node in eight has one, in no pattern a branch
 	// predictor learns.
@@ -635,7 +646,7 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, s
 			if parents[i] < 0 || (match != nil && !match[i]) {
 				continue
 			}
-			if s := sample[i]; s >= 0 {
+			if s := knownSample(knownBits, knownRank, samples, i); s >= 0 {
 				k := uint32(s) % shards
 				dealt[k] = append(dealt[k], dealtNode{value: nodeSelf[i], node: i, sample: s / int32(shards)})
 				continue
@@ -651,6 +662,11 @@ const gatherBlock = 256
 
 // gatherPositive writes base+j to dst for every values[j] > 0, in order,
 // and returns how many it wrote; len(values) ≤ gatherBlock.
+//
+// NOTE: not inlined: in deal's body the loop has no registers to spare and
+// spills its counters on every node, which made it a fifth slower.
+//
+//go:noinline
 func gatherPositive(dst *[gatherBlock]int32, values []int64, base int) int {
 	n := 0
 	for j, v := range values {
@@ -717,16 +733,17 @@ func (b *ProfileBuilder) internLocations(p *symdb.Partition, ps *pprofStacks, gl
 
 // add adds the values of the nodes of p dealt to shard k, dealt[w][k] for
 // every w in turn (see deal); seq numbers the partition among those added.
-// The samples found or stored for nodes are remembered in sample (see
-// knownPartition).
-func (sh *stackShard) add(p *symdb.Partition, gloc, sample []int32, dealt [][][]dealtNode, k int, seq uint32) {
-	sh.memo = resetMap(sh.memo, len(p.Parents))
+// It appends the nodes whose samples it found or stored to learnt, with
+// their samples as knownPartition keeps them, and returns it.
+func (sh *stackShard) add(p *symdb.Partition, gloc []int32, learnt []nodeSample, dealt [][][]dealtNode, k int, seq uint32) []nodeSample {
+	sh.memo = sh.memo[:0]
 	for w := range dealt {
-		sh.addNodes(p, gloc, sample, dealt[w][k], int32(k), int32(len(dealt)), seq)
+		learnt = sh.addNodes(p, gloc, learnt, dealt[w][k], int32(k), int32(len(dealt)), seq)
 	}
+	return learnt
 }
 
-func (sh *stackShard) addNodes(p *symdb.Partition, gloc, sample []int32, nodes []dealtNode, k, shards int32, seq uint32) {
+func (sh *stackShard) addNodes(p *symdb.Partition, gloc []int32, learnt []nodeSample, nodes []dealtNode, k, shards int32, seq uint32) []nodeSample {
 	// Batches: the table slots of a batch are loaded first, the loads
 	// being independent of each other, so that their cache misses overlap.
 	const batch = 16
@@ -737,11 +754,14 @@ func (sh *stackShard) addNodes(p *symdb.Partition, gloc, sample []int32, nodes [
 		for _, d := range todo {
 			i, s := d.node, d.sample
 			if s < 0 {
+				if len(sh.memo) == 0 {
+					sh.memo = resetMap(sh.memo, len(p.Parents))
+				}
 				s = sh.index.find(d.hash, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
 				if s < 0 {
 					s = sh.store(p, gloc, i, d.hash)
 				}
-				sample[i] = s*shards + k
+				learnt = append(learnt, nodeSample{node: i, sample: s*shards + k})
 			}
 			if sh.value[s] == 0 {
 				sh.first[s] = uint64(seq)<<32 | uint64(i)
@@ -751,6 +771,7 @@ func (sh *stackShard) addNodes(p *symdb.Partition, gloc, sample []int32, nodes [
 			sh.total += d.value
 		}
 	}
+	return learnt
 }
 
 // stackLink is the entry of locs that continues a stack at position q.

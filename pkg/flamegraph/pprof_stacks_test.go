@@ -2,6 +2,8 @@ package flamegraph
 
 import (
 	"bytes"
+	"maps"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
@@ -319,4 +321,92 @@ func TestProfileBuilderReuse(t *testing.T) {
 		t.Errorf("the builder knows %d partitions after d was collected, want a and b", len(reused.fast.known))
 	}
 	runtime.KeepAlive([]*symdb.Partition{a, bp, c})
+}
+
+// A reused builder that learnt the samples of a partition's nodes with
+// CPU values meets other nodes of the same partitions in a memory profile:
+// it must find and remember their samples beside the ones it knows, and
+// build each profile byte for byte as a new builder does, whether the
+// nodes are dealt to one shard or several.
+func TestProfileBuilderLearnsSamples(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	a, cpuA := syntheticPartition(3000, 1)
+	bp, cpuB := syntheticPartition(3000, 2)
+	// Memory values mostly on nodes without a CPU value, inner nodes
+	// among them, and on some nodes with one.
+	memory := func(cpu []int64, seed uint64) []int64 {
+		rng := rand.New(rand.NewPCG(seed, seed+1))
+		mem := make([]int64, len(cpu))
+		for i := range mem {
+			if rng.IntN(3) == 0 || (cpu[i] == 0 && rng.IntN(2) == 0) {
+				mem[i] = 1 + rng.Int64N(1<<20)
+			}
+		}
+		return mem
+	}
+	memA, memB := memory(cpuA, 3), memory(cpuB, 4)
+	both := func(x, y []int64) []int64 {
+		s := slices.Clone(x)
+		for i := range s {
+			s[i] += y[i]
+		}
+		return s
+	}
+	type added struct {
+		p      *symdb.Partition
+		values []int64
+	}
+	steps := []struct {
+		name  string
+		parts []added
+	}{
+		{"cpu of a", []added{{a, cpuA}}},
+		{"memory of a", []added{{a, memA}}},
+		{"cpu of a and b", []added{{a, cpuA}, {bp, cpuB}}},
+		{"memory of b, a", []added{{bp, memB}, {a, memA}}},
+		{"cpu and memory of a, b", []added{{a, both(cpuA, memA)}, {bp, both(cpuB, memB)}}},
+	}
+	build := func(b *ProfileBuilder, parallelism int, parts []added) []byte {
+		t.Helper()
+		b.SetParallelism(parallelism)
+		for _, a := range parts {
+			if err := b.AddPartition(a.p, a.values); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkedBuild(t, b)
+		enc, err := b.AppendEncoded(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc
+	}
+	for _, parallelism := range []int{1, 3} {
+		reused := NewProfileBuilder(pt, 0, 1)
+		for _, s := range steps {
+			want := build(NewProfileBuilder(pt, 0, 1), parallelism, s.parts)
+			reused.Reset(pt, 0, 1)
+			known := knownSampleCounts(reused)
+			if got := build(reused, parallelism, s.parts); !bytes.Equal(got, want) {
+				t.Fatalf("parallelism %d, %s: the reused builder's profile differs from a new builder's (%d vs %d bytes)",
+					parallelism, s.name, len(got), len(want))
+			}
+			// The memory profiles bring nodes not known before; the last
+			// profile none.
+			grew := !maps.Equal(knownSampleCounts(reused), known)
+			if wantGrew := s.name != "cpu and memory of a, b"; grew != wantGrew {
+				t.Errorf("parallelism %d, %s: samples learnt %v, want %v", parallelism, s.name, grew, wantGrew)
+			}
+			reused.Reset(ProfileTypeInfo{}, 0, 0)
+		}
+	}
+}
+
+// knownSampleCounts returns how many node samples b knows per partition.
+func knownSampleCounts(b *ProfileBuilder) map[*symdb.Partition]int {
+	counts := make(map[*symdb.Partition]int)
+	for w, kp := range b.fast.known {
+		counts[w.Value()] = len(kp.samples.samples)
+	}
+	return counts
 }
