@@ -246,6 +246,31 @@ func depthStackHashes(p *symdb.Partition) *pprofStacks {
 // partitions it was given, and must still build every profile byte for
 // byte as a new builder does: with the same partitions again, in another
 // order, with other values, through the truncating path, and after one of
+
+// added is a partition and the values a test adds of it.
+type added struct {
+	p      *symdb.Partition
+	values []int64
+}
+
+// encodeAdded adds parts to b with the given parallelism and returns the
+// encoded profile, checked against the built one (checkedBuild).
+func encodeAdded(t *testing.T, b *ProfileBuilder, parallelism int, parts []added) []byte {
+	t.Helper()
+	b.SetParallelism(parallelism)
+	for _, a := range parts {
+		if err := b.AddPartition(a.p, a.values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkedBuild(t, b)
+	enc, err := b.AppendEncoded(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc
+}
+
 // the partitions it learnt from is gone.
 func TestProfileBuilderReuse(t *testing.T) {
 	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
@@ -262,29 +287,14 @@ func TestProfileBuilderReuse(t *testing.T) {
 			av2[i] = 7
 		}
 	}
-	type added struct {
-		p      *symdb.Partition
-		values []int64
-	}
 	type step struct {
 		parts    []added
 		maxNodes int64
 	}
 	build := func(b *ProfileBuilder, s step) []byte {
 		t.Helper()
-		b.SetParallelism(3)
 		b.SetMaxNodes(s.maxNodes)
-		for _, a := range s.parts {
-			if err := b.AddPartition(a.p, a.values); err != nil {
-				t.Fatal(err)
-			}
-		}
-		checkedBuild(t, b)
-		enc, err := b.AppendEncoded(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return enc
+		return encodeAdded(t, b, 3, s.parts)
 	}
 	reused := NewProfileBuilder(pt, 0, 1)
 	check := func(name string, s step) {
@@ -352,10 +362,6 @@ func TestProfileBuilderLearnsSamples(t *testing.T) {
 		}
 		return s
 	}
-	type added struct {
-		p      *symdb.Partition
-		values []int64
-	}
 	steps := []struct {
 		name  string
 		parts []added
@@ -366,28 +372,13 @@ func TestProfileBuilderLearnsSamples(t *testing.T) {
 		{"memory of b, a", []added{{bp, memB}, {a, memA}}},
 		{"cpu and memory of a, b", []added{{a, both(cpuA, memA)}, {bp, both(cpuB, memB)}}},
 	}
-	build := func(b *ProfileBuilder, parallelism int, parts []added) []byte {
-		t.Helper()
-		b.SetParallelism(parallelism)
-		for _, a := range parts {
-			if err := b.AddPartition(a.p, a.values); err != nil {
-				t.Fatal(err)
-			}
-		}
-		checkedBuild(t, b)
-		enc, err := b.AppendEncoded(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return enc
-	}
 	for _, parallelism := range []int{1, 3} {
 		reused := NewProfileBuilder(pt, 0, 1)
 		for _, s := range steps {
-			want := build(NewProfileBuilder(pt, 0, 1), parallelism, s.parts)
+			want := encodeAdded(t, NewProfileBuilder(pt, 0, 1), parallelism, s.parts)
 			reused.Reset(pt, 0, 1)
 			known := knownSampleCounts(reused)
-			if got := build(reused, parallelism, s.parts); !bytes.Equal(got, want) {
+			if got := encodeAdded(t, reused, parallelism, s.parts); !bytes.Equal(got, want) {
 				t.Fatalf("parallelism %d, %s: the reused builder's profile differs from a new builder's (%d vs %d bytes)",
 					parallelism, s.name, len(got), len(want))
 			}
