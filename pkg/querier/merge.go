@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -114,19 +113,8 @@ func (s *Service) mergeTree(ctx context.Context, tenant string, q selectQuery, m
 	// Pyroscope's frontend queries up to two sub-ranges and merges their
 	// truncated trees; values near the budget's cut-off only match when
 	// built the same way (api.md §5.4, §6.5.3).
-	ranges := frontendSubRanges(q.start, q.end)
-	trees := make([]*flamegraph.Tree, len(ranges))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, r := range ranges {
-		sub := q
-		sub.start, sub.end = r[0], r[1]
-		g.Go(func() error {
-			t, err := s.mergeRangeTree(gctx, tenant, sub, maxNodes)
-			trees[i] = t
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	trees, err := s.mergeRanges(ctx, tenant, q, frontendSubRanges(q.start, q.end), maxNodes)
+	if err != nil {
 		return nil, err
 	}
 	return s.mergeInto(trees), nil
@@ -293,71 +281,6 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 	return connect.NewResponse(encodedProfile(raw)), nil
 }
 
-// mergeRangeTree is mergeTree for one frontend sub-range, truncated the way
-// Pyroscope's store-gateway and querier truncate it: every partition of
-// every block on its own (not for span profiles, whose partitions Pyroscope
-// resolves without a budget), then the merged tree, twice (store and
-// querier).
-func (s *Service) mergeRangeTree(ctx context.Context, tenant string, q selectQuery, maxNodes int64) (*flamegraph.Tree, error) {
-	if q.empty {
-		return s.blockTree(), nil
-	}
-	m := blockMerge{s: s, q: q, partitionMax: maxNodes}
-	if q.spanIDs != nil {
-		m.partitionMax = 0
-	}
-	plan := planBlocks(s.blocks.Blocks(tenant, q.start, q.end))
-	if plan.needsDedup() {
-		// Replicated blocks are read one after the other, so that each
-		// profile counts once.
-		t := s.blockTree()
-		seen := map[profileKey]struct{}{}
-		for _, b := range plan.blocks {
-			if err := m.addBlock(ctx, t, b, seen); err != nil {
-				s.releaseTree(t)
-				return nil, err
-			}
-		}
-		return s.truncate(s.truncate(t, maxNodes), maxNodes), nil
-	}
-
-	// Each core takes the next block not taken yet, reads it and adds its
-	// partitions to a tree of its own, so that only a block's sums per
-	// stack are held at a time and a core that is done early takes more;
-	// the cores' trees are merged at the end. Which tree a block went to
-	// changes nothing in the answer: trees merge by name, and the layouts
-	// order children by name.
-	workers := min(max(1, s.parallelism()), len(plan.blocks))
-	if workers == 0 {
-		return s.blockTree(), nil
-	}
-	trees := make([]*flamegraph.Tree, workers)
-	var next atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	for w := range trees {
-		t := s.blockTree()
-		trees[w] = t
-		g.Go(func() error {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(plan.blocks) {
-					return nil
-				}
-				if err := m.addBlock(gctx, t, plan.blocks[i], nil); err != nil {
-					return err
-				}
-			}
-		})
-	}
-	if err := g.Wait(); err != nil {
-		for _, t := range trees {
-			s.releaseTree(t)
-		}
-		return nil, err
-	}
-	return s.truncate(s.truncate(s.mergeInto(trees), maxNodes), maxNodes), nil
-}
-
 // blockMerge adds the stacks of the profiles a query selects, block by
 // block, to trees.
 type blockMerge struct {
@@ -366,39 +289,71 @@ type blockMerge struct {
 	partitionMax int64 // budget of each partition's own tree; 0 for none
 }
 
+// addBlocksInOrder adds the selected profiles of every block of plan to t,
+// one block after the other, so that a profile found in several blocks
+// counts once.
+func (m blockMerge) addBlocksInOrder(ctx context.Context, t *flamegraph.Tree, plan blockPlan) error {
+	seen := map[profileKey]struct{}{}
+	for _, b := range plan.blocks {
+		if err := m.addBlock(ctx, t, b, seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // addBlock adds the selected profiles of block b to t, every partition
 // truncated on its own. With seen, profiles in it are skipped (see
 // scanBlock).
 func (m blockMerge) addBlock(ctx context.Context, t *flamegraph.Tree, b *bucket.Block, seen map[profileKey]struct{}) error {
+	v, err := m.scan(ctx, b, seen)
+	if v == nil || err != nil {
+		return err
+	}
+	defer v.release()
+	for _, pv := range v.sorted() {
+		if err := m.addPartition(t, v, pv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBlock sums the selected profiles of block b per stack; nil when it
+// has none.
+func (m blockMerge) readBlock(ctx context.Context, b *bucket.Block) (*stackValues, error) {
+	return m.scan(ctx, b, nil)
+}
+
+func (m blockMerge) scan(ctx context.Context, b *bucket.Block, seen map[profileKey]struct{}) (*stackValues, error) {
 	var v *stackValues
 	err := m.s.scanBlock(ctx, b, m.q, scanOptions{columns: blockreader.ColumnSamples | blockreader.ColumnPartition}, seen,
 		func(b *bucket.Block, _ *blockSeries) rowVisitor {
 			v = newStackValues(ctx, b, &m.s.sums)
 			return func(row *blockreader.ProfileRow, _ int) error { return v.add(row) }
 		})
-	if v == nil {
-		return err
-	}
-	defer v.release()
 	if err != nil {
-		return err
+		if v != nil {
+			v.release()
+		}
+		return nil, err
 	}
-	var sites *flamegraph.CallSiteMatcher
+	return v, nil
+}
+
+// addPartition adds one partition of the block values v to t, truncated
+// on its own.
+func (m blockMerge) addPartition(t *flamegraph.Tree, v *stackValues, pv *partitionValues) error {
 	if len(m.q.callSite) > 0 {
-		sites = flamegraph.NewCallSiteMatcher(m.q.callSite)
-	}
-	for _, pv := range v.sorted() {
-		if sites != nil {
-			match := sites.Match(pv.part)
-			for n := range pv.self {
-				if !match[n] {
-					pv.self[n] = 0
-				}
+		match := flamegraph.NewCallSiteMatcher(m.q.callSite).Match(pv.part)
+		for n := range pv.self {
+			if !match[n] {
+				pv.self[n] = 0
 			}
 		}
-		if err := t.AddPartitionTruncated(pv.part, pv.self, m.partitionMax); err != nil {
-			return wrapBlock(b, err)
-		}
+	}
+	if err := t.AddPartitionTruncated(pv.part, pv.self, m.partitionMax); err != nil {
+		return wrapBlock(v.block, err)
 	}
 	return nil
 }
