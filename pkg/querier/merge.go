@@ -250,6 +250,8 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 	b.SetMaxNodes(maxNodes)
 	b.SetParallelism(s.parallelism())
 	var timeNanos, durationNanos int64
+	nodes := nodeSums{sums: &s.sums}
+	defer nodes.release()
 	for _, r := range frontendSubRanges(q.start, q.end) {
 		sub := q
 		sub.start, sub.end = r[0], r[1]
@@ -257,7 +259,9 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 		err := s.streamStackValues(ctx, tenant, sub, func(v *stackValues) error {
 			defer v.release()
 			for _, pv := range v.sorted() {
-				if err := b.AddPartition(pv.part, pv.self); err != nil {
+				err := b.AddPartition(pv.part, nodes.fill(pv))
+				nodes.done(pv)
+				if err != nil {
 					return wrapBlock(v.block, err)
 				}
 			}
@@ -311,8 +315,10 @@ func (m blockMerge) addBlock(ctx context.Context, t *flamegraph.Tree, b *bucket.
 		return err
 	}
 	defer v.release()
+	nodes := nodeSums{sums: &m.s.sums}
+	defer nodes.release()
 	for _, pv := range v.sorted() {
-		if err := m.addPartition(t, v, pv); err != nil {
+		if err := m.addPartition(t, v, pv, &nodes); err != nil {
 			return err
 		}
 	}
@@ -342,17 +348,19 @@ func (m blockMerge) scan(ctx context.Context, b *bucket.Block, seen map[profileK
 }
 
 // addPartition adds one partition of the block values v to t, truncated
-// on its own.
-func (m blockMerge) addPartition(t *flamegraph.Tree, v *stackValues, pv *partitionValues) error {
+// on its own, through per-node values lent by nodes.
+func (m blockMerge) addPartition(t *flamegraph.Tree, v *stackValues, pv *partitionValues, nodes *nodeSums) error {
+	self := nodes.fill(pv)
+	defer nodes.done(pv)
 	if len(m.q.callSite) > 0 {
 		match := flamegraph.NewCallSiteMatcher(m.q.callSite).Match(pv.part)
-		for n := range pv.self {
+		for n := range self {
 			if !match[n] {
-				pv.self[n] = 0
+				self[n] = 0
 			}
 		}
 	}
-	if err := t.AddPartitionTruncated(pv.part, pv.self, m.partitionMax); err != nil {
+	if err := t.AddPartitionTruncated(pv.part, self, m.partitionMax); err != nil {
 		return wrapBlock(v.block, err)
 	}
 	return nil

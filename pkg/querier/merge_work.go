@@ -171,6 +171,8 @@ func (s *Service) mergeRanges(ctx context.Context, tenant string, q selectQuery,
 	for c := range cores {
 		trees[c] = make([]*flamegraph.Tree, len(ranges))
 		wg.Go(func() {
+			nodes := nodeSums{sums: &s.sums}
+			defer nodes.release()
 			tree := func(r int) *flamegraph.Tree {
 				if trees[c][r] == nil {
 					trees[c][r] = s.blockTree()
@@ -185,7 +187,7 @@ func (s *Service) mergeRanges(ctx context.Context, tenant string, q selectQuery,
 				var err error
 				switch {
 				case isAdd:
-					err = merges[add.r].addPartition(tree(add.r), add.block.values, add.pv)
+					err = merges[add.r].addPartition(tree(add.r), add.block.values, add.pv, &nodes)
 					add.block.added()
 				case read.whole:
 					err = merges[read.r].addBlocksInOrder(ctx, tree(read.r), plans[read.r])

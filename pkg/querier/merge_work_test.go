@@ -19,7 +19,7 @@ import (
 func testBlockValues(sums *sumArrays, n int) *stackValues {
 	v := &stackValues{sums: sums, parts: map[uint64]*partitionValues{}}
 	for k := 1; k <= n; k++ {
-		v.parts[uint64(k)] = &partitionValues{part: &symdb.Partition{Key: uint64(k)}, self: sums.get(16)}
+		v.parts[uint64(k)] = &partitionValues{part: &symdb.Partition{Key: uint64(k)}, leaf: sums.get(16)}
 	}
 	return v
 }

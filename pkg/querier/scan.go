@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"golang.org/x/sync/errgroup"
@@ -219,21 +221,26 @@ type stackValues struct {
 	last    *partitionValues
 }
 
-// partitionValues are the summed values per node of one partition.
+// partitionValues are the summed values of one partition. Samples sit on
+// the leaves of the stack tree (on the bench bucket, every one of them),
+// and leaves are about an eighth of the nodes, so values are summed per
+// leaf, in node order; an inner node's values go to a per-node array made
+// for the first of them. Consumers get per-node values from nodeSums.
 type partitionValues struct {
-	part *symdb.Partition
-	self []int64 // per node; allocated by the first add
+	part   *symdb.Partition
+	leaves *leafIndex
+	leaf   []int64 // per leaf; allocated by the first add
+	inner  []int64 // per node; nil until an inner node has a value
 }
 
 func newStackValues(ctx context.Context, b *bucket.Block, sums *sumArrays) *stackValues {
 	return &stackValues{ctx: ctx, block: b, sums: sums, parts: map[uint64]*partitionValues{}}
 }
 
-// sumArrays lends the per-partition arrays of stackValues, which are about
-// a megabyte each for large partitions, from one query to the next. It
-// keeps up to maxBytes of them whatever the garbage collector does (see
-// freeList), and lends the smallest that fits, so that partitions of every
-// size find theirs. The zero value keeps nothing.
+// sumArrays lends the arrays of stackValues and nodeSums from one query
+// to the next. It keeps up to maxBytes of them whatever the garbage
+// collector does (see freeList), and lends the smallest that fits, so that
+// partitions of every size find theirs. The zero value keeps nothing.
 type sumArrays struct {
 	mu       sync.Mutex
 	free     [][]int64
@@ -243,7 +250,7 @@ type sumArrays struct {
 }
 
 // defaultMaxSumBytes bounds the sum arrays a service keeps: the bench
-// bucket's all-CPU queries use about 16 MB at a time, 31 MB in all.
+// bucket's all-CPU queries use about 4 MB at a time.
 const defaultMaxSumBytes = 64 << 20
 
 // get returns a zeroed array of n sums.
@@ -299,8 +306,9 @@ func (p *sumArrays) put(s []int64) {
 // release hands the block's sum arrays back; a must not be used after.
 func (a *stackValues) release() {
 	for _, pv := range a.parts {
-		a.sums.put(pv.self)
-		pv.self = nil
+		a.sums.put(pv.leaf)
+		a.sums.put(pv.inner)
+		pv.leaf, pv.inner = nil, nil
 	}
 }
 
@@ -310,30 +318,147 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 	if err != nil {
 		return err
 	}
-	if pv.self == nil {
-		pv.self = a.sums.get(len(pv.part.Parents))
+	if pv.leaf == nil {
+		pv.leaves = partitionLeaves(pv.part)
+		pv.leaf = a.sums.get(pv.leaves.count)
 	}
 	// IDs 1 ≤ id ≤ lastDirect are their own node (see DirectIDs).
-	self, lastDirect := pv.self, max(pv.part.DirectIDs(), 1)-1
+	words, leaf, lastDirect := pv.leaves.words, pv.leaf, max(pv.part.DirectIDs(), 1)-1
 	values := row.Values[:len(row.StacktraceIDs)]
 	for i, id := range row.StacktraceIDs {
 		v := values[i]
 		if v <= 0 {
 			continue
 		}
-		if id-1 < lastDirect {
-			self[id] += v
+		node := int32(id)
+		if id-1 >= lastDirect {
+			if node, err = stackNode(pv.part, id); err != nil {
+				return err
+			}
+			if node < 0 {
+				continue
+			}
+		}
+		w := words[node>>6]
+		bit := uint64(1) << (node & 63)
+		if w.bits&bit != 0 {
+			leaf[w.rank+uint32(bits.OnesCount64(w.bits&(bit-1)))] += v
 			continue
 		}
-		node, err := stackNode(pv.part, id)
-		if err != nil {
-			return err
+		if pv.inner == nil {
+			pv.inner = a.sums.get(len(pv.part.Parents))
 		}
-		if node >= 0 {
-			self[node] += v
-		}
+		pv.inner[node] += v
 	}
 	return nil
+}
+
+// nodeSums lends one per-node array of a partition's values at a time,
+// filled from its sums per leaf, and zero again once the caller is done.
+type nodeSums struct {
+	sums *sumArrays
+	buf  []int64 // all zero between uses
+}
+
+// nodeSumsStep is what nodeSums rounds its array's length up to.
+const nodeSumsStep = 16 << 10
+
+// fill returns the values of pv per node of its partition, valid until
+// done(pv). The caller may zero any of them.
+func (n *nodeSums) fill(pv *partitionValues) []int64 {
+	size := len(pv.part.Parents)
+	if cap(n.buf) < size {
+		n.sums.put(n.buf)
+		// Rounded up, so that partitions of nearly equal sizes (a service's
+		// in successive blocks) share one array.
+		n.buf = n.sums.get((size + nodeSumsStep - 1) / nodeSumsStep * nodeSumsStep)
+	}
+	self := n.buf[:size]
+	if pv.inner != nil {
+		copy(self, pv.inner)
+	}
+	if pv.leaf != nil {
+		r := 0
+		for w, lw := range pv.leaves.words {
+			for word := lw.bits; word != 0; word &= word - 1 {
+				self[w*64+bits.TrailingZeros64(word)] += pv.leaf[r]
+				r++
+			}
+		}
+	}
+	return self
+}
+
+// done zeroes the array that fill(pv) returned.
+func (n *nodeSums) done(pv *partitionValues) {
+	self := n.buf[:len(pv.part.Parents)]
+	if pv.inner != nil || pv.leaf == nil {
+		clear(self)
+		return
+	}
+	for w, lw := range pv.leaves.words {
+		for word := lw.bits; word != 0; word &= word - 1 {
+			self[w*64+bits.TrailingZeros64(word)] = 0
+		}
+	}
+}
+
+// release hands the array back; n may be used again.
+func (n *nodeSums) release() {
+	n.sums.put(n.buf)
+	n.buf = nil
+}
+
+// leafIndex numbers the leaves of a partition's stack tree, the nodes that
+// are no node's parent, in node order: node i is a leaf when bit i%64 of
+// words[i/64].bits is set, and then leaf number words[i/64].rank plus the
+// leaves below it in its word. A word and its rank share a cache line.
+type leafIndex struct {
+	words []leafWord
+	count int
+}
+
+type leafWord struct {
+	bits uint64
+	rank uint32
+}
+
+func (ix *leafIndex) SizeBytes() int64 {
+	return int64(unsafe.Sizeof(*ix)) + int64(cap(ix.words))*int64(unsafe.Sizeof(leafWord{}))
+}
+
+type leafIndexKey struct{}
+
+// partitionLeaves returns the leafIndex of p, built on first use and kept
+// with p.
+func partitionLeaves(p *symdb.Partition) *leafIndex {
+	ix := p.Derived(leafIndexKey{}, func() any { return buildLeafIndex(p.Parents) }).(*leafIndex)
+	if len(ix.words) != (len(p.Parents)+63)/64 {
+		// Partitions are immutable; only hand-built test partitions grow.
+		return buildLeafIndex(p.Parents)
+	}
+	return ix
+}
+
+func buildLeafIndex(parents []int32) *leafIndex {
+	words := make([]leafWord, (len(parents)+63)/64)
+	for w := range words {
+		words[w].bits = ^uint64(0)
+	}
+	if tail := len(parents) % 64; tail != 0 {
+		words[len(words)-1].bits = 1<<tail - 1
+	}
+	for _, par := range parents {
+		if par >= 0 {
+			words[par/64].bits &^= 1 << (par % 64)
+		}
+	}
+	count := 0
+	for w := range words {
+		words[w].rank = uint32(count)
+		count += bits.OnesCount64(words[w].bits)
+	}
+	return &leafIndex{words: words, count: count}
 }
 
 func (a *stackValues) partition(key uint64) (*partitionValues, error) {

@@ -64,11 +64,50 @@ func TestStackValuesAddMatchesNodeOf(t *testing.T) {
 				if err := a.add(&blockreader.ProfileRow{Partition: key, StacktraceIDs: good, Values: gv}); err != nil {
 					t.Fatal(err)
 				}
-				if got := a.parts[key].self; !slices.Equal(got, want) {
+				var nodes nodeSums
+				if got := nodes.fill(a.parts[key]); !slices.Equal(got, want) {
 					t.Fatalf("sums differ from NodeOf's")
+				}
+				nodes.done(a.parts[key])
+				if slices.ContainsFunc(nodes.buf, func(v int64) bool { return v != 0 }) {
+					t.Fatalf("per-node values not zero again after done")
 				}
 				if len(bad) == 0 {
 					t.Fatalf("no out-of-range IDs tried")
+				}
+
+				// Samples on leaves only, as in most profiles: the per-node
+				// values are zeroed leaf by leaf.
+				hasChild := make([]bool, len(part.Parents))
+				for _, par := range part.Parents {
+					if par >= 0 {
+						hasChild[par] = true
+					}
+				}
+				clear(want)
+				var leafIDs []uint64
+				var leafValues []int64
+				for i, id := range good {
+					node, _ := part.NodeOf(id)
+					if node >= 0 && !hasChild[node] && gv[i] > 0 {
+						leafIDs, leafValues = append(leafIDs, id), append(leafValues, gv[i])
+						want[node] += gv[i]
+					}
+				}
+				leafOnly := newStackValues(ctx, b, nil)
+				leafOnly.symbols = syms
+				if err := leafOnly.add(&blockreader.ProfileRow{Partition: key, StacktraceIDs: leafIDs, Values: leafValues}); err != nil {
+					t.Fatal(err)
+				}
+				if leafOnly.parts[key].inner != nil {
+					t.Errorf("samples on leaves only made a per-node array")
+				}
+				if got := nodes.fill(leafOnly.parts[key]); !slices.Equal(got, want) {
+					t.Fatalf("leaf sums differ from NodeOf's")
+				}
+				nodes.done(leafOnly.parts[key])
+				if slices.ContainsFunc(nodes.buf, func(v int64) bool { return v != 0 }) {
+					t.Fatalf("per-node values not zero again after done, leaves only")
 				}
 				// A bad ID with a value <= 0 is skipped.
 				if err := a.add(&blockreader.ProfileRow{Partition: key, StacktraceIDs: bad[:1], Values: []int64{0}}); err != nil {
@@ -107,7 +146,7 @@ func TestStreamStackValuesReadsAheadBounded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		var own int64
 		for _, pv := range v.parts {
-			own += 8 * int64(cap(pv.self))
+			own += 8 * int64(cap(pv.leaf)+cap(pv.inner))
 		}
 		if lent := svc.sums.lentBytes(); lent != own {
 			t.Errorf("block %d: %d bytes of sums lent while it holds %d: the scan read ahead", used, lent, own)
