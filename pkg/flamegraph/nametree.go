@@ -1,7 +1,9 @@
 package flamegraph
 
 import (
+	"runtime"
 	"slices"
+	"sync"
 	"unsafe"
 	"weak"
 
@@ -216,10 +218,45 @@ func partitionNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 // partitionScratch holds the per-partition arrays of addPartition, reused
 // between calls. kids is all zeros between calls.
 type partitionScratch struct {
-	build             nameTreeScratch
 	self, total, kids []int64
 	dst, kept, cand   []int32
 	cut               cutScratch
+}
+
+// partitionScratches lends the partitionScratch of addPartition. Its arrays
+// are sized by a partition's name tree (a few megabytes on the bench
+// bucket) and only used while a partition is added, so the trees a caller
+// keeps for reuse (the querier keeps twice as many as there are cores)
+// share about one set per core instead of holding one each.
+var partitionScratches scratchPool
+
+// scratchPool is a free list of partitionScratch that keeps at most one
+// per core: as many as can be in use at once, give or take a goroutine
+// preempted inside addPartition, which then gets a new one.
+type scratchPool struct {
+	mu   sync.Mutex
+	free []*partitionScratch
+}
+
+func (sp *scratchPool) get() *partitionScratch {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	n := len(sp.free)
+	if n == 0 {
+		return new(partitionScratch)
+	}
+	sc := sp.free[n-1]
+	sp.free[n-1] = nil
+	sp.free = sp.free[:n-1]
+	return sc
+}
+
+func (sp *scratchPool) put(sc *partitionScratch) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if len(sp.free) < runtime.GOMAXPROCS(0) {
+		sp.free = append(sp.free, sc)
+	}
 }
 
 func growInt64(s []int64, n int) []int64 {
@@ -251,9 +288,10 @@ func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
 // are looked up in t.
 func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64) {
 	t.init()
-	nt := partitionNameTree(p, &t.pscratch.build)
+	nt := partitionNameTree(p, &t.build)
 	m := len(nt.parent)
-	sc := &t.pscratch
+	sc := partitionScratches.get()
+	defer partitionScratches.put(sc)
 
 	// Self per name node; values of the empty stack are dropped.
 	self := growInt64(sc.self, m)

@@ -817,3 +817,41 @@ func TestMergeReusedTrees(t *testing.T) {
 		b.Reset()
 	}
 }
+
+// Trees kept for reuse, each of which added a large partition, hold their
+// nodes and names but not the arrays addPartition fills per name node:
+// those are lent to one tree at a time.
+func TestReusedTreesShareScratch(t *testing.T) {
+	p, values := syntheticPartition(100_000, 9)
+	// The first tree builds the partition's name tree.
+	first := NewTree()
+	if err := first.AddPartitionTruncated(p, values, 16); err != nil {
+		t.Fatal(err)
+	}
+	first.Reset()
+	nameNodes := len(partitionNameTree(p, &nameTreeScratch{}).parent)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	kept := make([]*Tree, 8)
+	for i := range kept {
+		kept[i] = NewTree()
+		if err := kept[i].AddPartitionTruncated(p, values, 16); err != nil {
+			t.Fatal(err)
+		}
+		kept[i].Reset()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(p)
+	runtime.KeepAlive(values)
+	runtime.KeepAlive(first)
+	runtime.KeepAlive(kept)
+	perTree := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / int64(len(kept))
+	// The scratch is three int64 arrays per name node and one of int32 (a
+	// cut partition); a tree holds nodes and name IDs far below one.
+	if limit := int64(8 * nameNodes); perTree > limit {
+		t.Errorf("each reused tree holds %d bytes after adding a partition of %d name nodes, want under %d", perTree, nameNodes, limit)
+	}
+}

@@ -46,8 +46,9 @@ type Tree struct {
 	namesGen     uint64
 	translations map[weak.Pointer[Tree]]*nameTranslation
 
-	// Scratch reused by AddPartition.
-	pscratch partitionScratch
+	// Scratch of the name trees AddPartition builds, until Reset. The
+	// arrays it fills per partition are shared (partitionScratches).
+	build nameTreeScratch
 }
 
 // NewTree returns an empty tree.

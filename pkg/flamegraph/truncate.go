@@ -80,7 +80,7 @@ func (t *Tree) Reset() {
 	t.children.reset(0)
 	// The name-tree build scratch is megabytes and only needed while
 	// partitions are new; a tree kept for reuse does not hold it.
-	t.pscratch.build = nameTreeScratch{}
+	t.build = nameTreeScratch{}
 }
 
 // dropNames empties the name table of a tree without nodes, and every
