@@ -34,6 +34,9 @@ type nameTree struct {
 	name16 []uint16
 	name32 []int32
 	names  []string
+	// nameHash of each name, computed once here for every Tree that
+	// interns the names.
+	hashes []uint32
 
 	// What the tree was built from, to catch a partition that changed
 	// (partitions are immutable, but hand-built test partitions grow).
@@ -46,7 +49,7 @@ type nameTree struct {
 // symdb.Partition.Derived).
 func (nt *nameTree) SizeBytes() int64 {
 	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.nodeDelta) + sliceBytes(nt.nodeOf32) + sliceBytes(nt.parent) +
-		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names)
+		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names) + sliceBytes(nt.hashes)
 }
 
 // nameOf returns the index into names of the name of node j.
@@ -92,6 +95,7 @@ func (nt *nameTree) matches(p *symdb.Partition) bool {
 type nameTreeScratch struct {
 	children             siblingIndex
 	nodeOf, parent, name []int32
+	nameIDs              nameIndex
 }
 
 // buildNameTree resolves every node of p, parents first. A location's
@@ -133,7 +137,10 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 	// Name indexes grow as int32 in the scratch; they are copied out in 16
 	// bits when they fit.
 	name := append(scratch.name[:0], -1)
-	nameIDs := make(map[string]int32)
+	// A partition has at most a name per function, and per string.
+	nameIDs := &scratch.nameIDs
+	nameIDs.reset()
+	nameIDs.reserve(min(len(p.Functions), len(p.Strings)))
 	children.reset(bound)
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
@@ -148,11 +155,13 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 			nm := fnName[fn]
 			if nm < 0 {
 				s := p.Strings[p.Functions[fn].Name]
-				id, ok := nameIDs[s]
-				if !ok {
+				h := nameHash(s)
+				id := nameIDs.find(nt.names, h, s)
+				if id < 0 {
 					id = int32(len(nt.names))
 					nt.names = append(nt.names, s)
-					nameIDs[s] = id
+					nt.hashes = append(nt.hashes, h)
+					nameIDs.add(h, id)
 				}
 				fnName[fn] = id
 				nm = id
@@ -335,7 +344,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 			continue
 		}
 		par := parent[j]
-		c := t.child(dst[par], t.internAt(nt.names, ids, nt.nameOf(j)))
+		c := t.child(dst[par], t.internAt(nt.names, nt.hashes, ids, nt.nameOf(j)))
 		dst[j] = c
 		t.self[c] += self[j]
 		if cut {

@@ -679,8 +679,8 @@ func TestResetKeepsNames(t *testing.T) {
 		t.Errorf("Reset dropped names: %d, had %d", len(reused.names), firstNames)
 	}
 	for id, s := range reused.names {
-		if reused.nameIDs[s] != int32(id) {
-			t.Fatalf("name %q has ID %d, its table says %d", s, id, reused.nameIDs[s])
+		if got := reused.lookupName(s); got != int32(id) {
+			t.Fatalf("name %q has ID %d, its table says %d", s, id, got)
 		}
 	}
 
@@ -759,7 +759,7 @@ func TestNameTreeCompactForms(t *testing.T) {
 				t.Errorf("name nodes as distances %v, in 32 bits %v; want wide %v", nt.nodeDelta != nil, nt.nodeOf32 != nil, tc.wideNodes)
 			}
 			want := int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.nodeDelta)+cap(nt.name16)) +
-				4*int64(cap(nt.nodeOf32)+cap(nt.parent)+cap(nt.name32)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+				4*int64(cap(nt.nodeOf32)+cap(nt.parent)+cap(nt.name32)+cap(nt.hashes)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
 			if got := nt.SizeBytes(); got != want {
 				t.Errorf("name tree of %d nodes sized %d bytes, want %d", len(nt.parent), got, want)
 			}
