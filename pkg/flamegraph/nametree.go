@@ -236,36 +236,57 @@ type partitionScratch struct {
 // are sized by a partition's name tree (a few megabytes on the bench
 // bucket) and only used while a partition is added, so the trees a caller
 // keeps for reuse (the querier keeps twice as many as there are cores)
-// share about one set per core instead of holding one each.
+// share one set per core instead of holding one each.
 var partitionScratches scratchPool
 
-// scratchPool is a free list of partitionScratch that keeps at most one
-// per core: as many as can be in use at once, give or take a goroutine
-// preempted inside addPartition, which then gets a new one.
+// scratchPool lends at most GOMAXPROCS partitionScratch at a time and
+// keeps them for the next borrowers; get waits while all are lent.
+// Lending more would not add partitions faster, as each borrower computes
+// without blocking, but the querier runs more goroutines than cores, and a
+// goroutine preempted inside addPartition would make the next one grow a
+// new set of arrays, megabytes each time.
+//
+// NOTE: a borrower must not wait on anything while it holds a scratch.
+//
+// The zero value is an empty pool.
 type scratchPool struct {
-	mu   sync.Mutex
-	free []*partitionScratch
+	mu       sync.Mutex
+	returned sync.Cond // signalled by put; L is mu
+	free     []*partitionScratch
+	lent     int
 }
 
 func (sp *scratchPool) get() *partitionScratch {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	n := len(sp.free)
-	if n == 0 {
-		return new(partitionScratch)
+	for {
+		if n := len(sp.free); n > 0 {
+			sc := sp.free[n-1]
+			sp.free[n-1] = nil
+			sp.free = sp.free[:n-1]
+			sp.lent++
+			return sc
+		}
+		if sp.lent < runtime.GOMAXPROCS(0) {
+			sp.lent++
+			return new(partitionScratch)
+		}
+		if sp.returned.L == nil {
+			sp.returned.L = &sp.mu
+		}
+		sp.returned.Wait()
 	}
-	sc := sp.free[n-1]
-	sp.free[n-1] = nil
-	sp.free = sp.free[:n-1]
-	return sc
 }
 
 func (sp *scratchPool) put(sc *partitionScratch) {
 	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	if len(sp.free) < runtime.GOMAXPROCS(0) {
+	sp.lent--
+	// GOMAXPROCS may have been lowered since sc was lent.
+	if sp.lent+len(sp.free) < runtime.GOMAXPROCS(0) {
 		sp.free = append(sp.free, sc)
 	}
+	sp.mu.Unlock()
+	sp.returned.Signal()
 }
 
 func growInt64(s []int64, n int) []int64 {
@@ -299,6 +320,8 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	t.init()
 	nt := partitionNameTree(p, &t.build)
 	m := len(nt.parent)
+	// Borrowed once the name tree is there: building it may wait for
+	// another goroutine's build of the same partition.
 	sc := partitionScratches.get()
 	defer partitionScratches.put(sc)
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"google.golang.org/protobuf/proto"
@@ -853,5 +854,87 @@ func TestReusedTreesShareScratch(t *testing.T) {
 	// cut partition); a tree holds nodes and name IDs far below one.
 	if limit := int64(8 * nameNodes); perTree > limit {
 		t.Errorf("each reused tree holds %d bytes after adding a partition of %d name nodes, want under %d", perTree, nameNodes, limit)
+	}
+}
+
+// The scratch pool lends at most GOMAXPROCS scratches at a time: one more
+// borrower waits for a scratch to come back, and gets that one.
+func TestScratchPoolLendsOnePerCore(t *testing.T) {
+	var sp scratchPool
+	n := runtime.GOMAXPROCS(0)
+	held := make([]*partitionScratch, n)
+	for i := range held {
+		held[i] = sp.get()
+	}
+	got := make(chan *partitionScratch)
+	go func() { got <- sp.get() }()
+	select {
+	case <-got:
+		t.Fatalf("lent %d scratches with GOMAXPROCS %d", n+1, n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	sp.put(held[0])
+	select {
+	case sc := <-got:
+		if sc != held[0] {
+			t.Errorf("the waiting borrower got a new scratch, not the one returned")
+		}
+		held[0] = sc
+	case <-time.After(10 * time.Second):
+		t.Fatal("a returned scratch did not reach the waiting borrower")
+	}
+	for _, sc := range held {
+		sp.put(sc)
+	}
+	if len(sp.free) != n || sp.lent != 0 {
+		t.Errorf("pool keeps %d scratches, %d lent; want %d, 0", len(sp.free), sp.lent, n)
+	}
+}
+
+// Trees built at once by more goroutines than cores, sharing the lent
+// scratch, equal trees built one after the other.
+func TestConcurrentAddPartition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	type input struct {
+		p      *symdb.Partition
+		values []int64
+		budget int64
+	}
+	var inputs []input
+	for i := range 12 {
+		p, values := partitionOf(randomStacks(rng, 1+rng.IntN(60), 1+rng.IntN(6), 1+rng.IntN(20), i%3 == 0)...)
+		inputs = append(inputs, input{p, values, int64(rng.IntN(25))})
+	}
+	build := func(tr *Tree, first int) {
+		for k := range inputs {
+			in := inputs[(first+k)%len(inputs)]
+			if err := tr.AddPartitionTruncated(in.p, in.values, in.budget); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	want := make([][]string, 4*runtime.GOMAXPROCS(0))
+	for g := range want {
+		tr := NewTree()
+		build(tr, g)
+		want[g] = treeDump(tr)
+	}
+	got := make([][]string, len(want))
+	done := make(chan int)
+	for g := range got {
+		go func() {
+			tr := NewTree()
+			build(tr, g)
+			got[g] = treeDump(tr)
+			done <- g
+		}()
+	}
+	for range got {
+		<-done
+	}
+	for g := range got {
+		if !slices.Equal(got[g], want[g]) {
+			t.Errorf("goroutine %d built %v, want %v", g, got[g], want[g])
+		}
 	}
 }
