@@ -1,7 +1,9 @@
 package flamegraph
 
 import (
+	"runtime"
 	"slices"
+	"sync"
 	"unsafe"
 	"weak"
 
@@ -32,6 +34,9 @@ type nameTree struct {
 	name16 []uint16
 	name32 []int32
 	names  []string
+	// nameHash of each name, computed once here for every Tree that
+	// interns the names.
+	hashes []uint32
 
 	// What the tree was built from, to catch a partition that changed
 	// (partitions are immutable, but hand-built test partitions grow).
@@ -44,7 +49,7 @@ type nameTree struct {
 // symdb.Partition.Derived).
 func (nt *nameTree) SizeBytes() int64 {
 	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.nodeDelta) + sliceBytes(nt.nodeOf32) + sliceBytes(nt.parent) +
-		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names)
+		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names) + sliceBytes(nt.hashes)
 }
 
 // nameOf returns the index into names of the name of node j.
@@ -90,6 +95,7 @@ func (nt *nameTree) matches(p *symdb.Partition) bool {
 type nameTreeScratch struct {
 	children             siblingIndex
 	nodeOf, parent, name []int32
+	nameIDs              nameIndex
 }
 
 // buildNameTree resolves every node of p, parents first. A location's
@@ -131,7 +137,10 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 	// Name indexes grow as int32 in the scratch; they are copied out in 16
 	// bits when they fit.
 	name := append(scratch.name[:0], -1)
-	nameIDs := make(map[string]int32)
+	// A partition has at most a name per function, and per string.
+	nameIDs := &scratch.nameIDs
+	nameIDs.reset()
+	nameIDs.reserve(min(len(p.Functions), len(p.Strings)))
 	children.reset(bound)
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
@@ -146,11 +155,13 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 			nm := fnName[fn]
 			if nm < 0 {
 				s := p.Strings[p.Functions[fn].Name]
-				id, ok := nameIDs[s]
-				if !ok {
+				h := nameHash(s)
+				id := nameIDs.find(nt.names, h, s)
+				if id < 0 {
 					id = int32(len(nt.names))
 					nt.names = append(nt.names, s)
-					nameIDs[s] = id
+					nt.hashes = append(nt.hashes, h)
+					nameIDs.add(h, id)
 				}
 				fnName[fn] = id
 				nm = id
@@ -216,10 +227,66 @@ func partitionNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 // partitionScratch holds the per-partition arrays of addPartition, reused
 // between calls. kids is all zeros between calls.
 type partitionScratch struct {
-	build             nameTreeScratch
 	self, total, kids []int64
 	dst, kept, cand   []int32
 	cut               cutScratch
+}
+
+// partitionScratches lends the partitionScratch of addPartition. Its arrays
+// are sized by a partition's name tree (a few megabytes on the bench
+// bucket) and only used while a partition is added, so the trees a caller
+// keeps for reuse (the querier keeps twice as many as there are cores)
+// share one set per core instead of holding one each.
+var partitionScratches scratchPool
+
+// scratchPool lends at most GOMAXPROCS partitionScratch at a time and
+// keeps them for the next borrowers; get waits while all are lent.
+// Lending more would not add partitions faster, as each borrower computes
+// without blocking, but the querier runs more goroutines than cores, and a
+// goroutine preempted inside addPartition would make the next one grow a
+// new set of arrays, megabytes each time.
+//
+// NOTE: a borrower must not wait on anything while it holds a scratch.
+//
+// The zero value is an empty pool.
+type scratchPool struct {
+	mu       sync.Mutex
+	returned sync.Cond // signalled by put; L is mu
+	free     []*partitionScratch
+	lent     int
+}
+
+func (sp *scratchPool) get() *partitionScratch {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for {
+		if n := len(sp.free); n > 0 {
+			sc := sp.free[n-1]
+			sp.free[n-1] = nil
+			sp.free = sp.free[:n-1]
+			sp.lent++
+			return sc
+		}
+		if sp.lent < runtime.GOMAXPROCS(0) {
+			sp.lent++
+			return new(partitionScratch)
+		}
+		if sp.returned.L == nil {
+			sp.returned.L = &sp.mu
+		}
+		sp.returned.Wait()
+	}
+}
+
+func (sp *scratchPool) put(sc *partitionScratch) {
+	sp.mu.Lock()
+	sp.lent--
+	// GOMAXPROCS may have been lowered since sc was lent.
+	if sp.lent+len(sp.free) < runtime.GOMAXPROCS(0) {
+		sp.free = append(sp.free, sc)
+	}
+	sp.mu.Unlock()
+	sp.returned.Signal()
 }
 
 func growInt64(s []int64, n int) []int64 {
@@ -251,9 +318,12 @@ func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
 // are looked up in t.
 func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64) {
 	t.init()
-	nt := partitionNameTree(p, &t.pscratch.build)
+	nt := partitionNameTree(p, &t.build)
 	m := len(nt.parent)
-	sc := &t.pscratch
+	// Borrowed once the name tree is there: building it may wait for
+	// another goroutine's build of the same partition.
+	sc := partitionScratches.get()
+	defer partitionScratches.put(sc)
 
 	// Self per name node; values of the empty stack are dropped.
 	self := growInt64(sc.self, m)
@@ -297,7 +367,7 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 			continue
 		}
 		par := parent[j]
-		c := t.child(dst[par], t.internAt(nt.names, ids, nt.nameOf(j)))
+		c := t.child(dst[par], t.internAt(nt.names, nt.hashes, ids, nt.nameOf(j)))
 		dst[j] = c
 		t.self[c] += self[j]
 		if cut {

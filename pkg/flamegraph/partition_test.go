@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"google.golang.org/protobuf/proto"
@@ -679,8 +680,8 @@ func TestResetKeepsNames(t *testing.T) {
 		t.Errorf("Reset dropped names: %d, had %d", len(reused.names), firstNames)
 	}
 	for id, s := range reused.names {
-		if reused.nameIDs[s] != int32(id) {
-			t.Fatalf("name %q has ID %d, its table says %d", s, id, reused.nameIDs[s])
+		if got := reused.lookupName(s); got != int32(id) {
+			t.Fatalf("name %q has ID %d, its table says %d", s, id, got)
 		}
 	}
 
@@ -759,7 +760,7 @@ func TestNameTreeCompactForms(t *testing.T) {
 				t.Errorf("name nodes as distances %v, in 32 bits %v; want wide %v", nt.nodeDelta != nil, nt.nodeOf32 != nil, tc.wideNodes)
 			}
 			want := int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.nodeDelta)+cap(nt.name16)) +
-				4*int64(cap(nt.nodeOf32)+cap(nt.parent)+cap(nt.name32)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+				4*int64(cap(nt.nodeOf32)+cap(nt.parent)+cap(nt.name32)+cap(nt.hashes)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
 			if got := nt.SizeBytes(); got != want {
 				t.Errorf("name tree of %d nodes sized %d bytes, want %d", len(nt.parent), got, want)
 			}
@@ -815,5 +816,125 @@ func TestMergeReusedTrees(t *testing.T) {
 		}
 		a.Reset()
 		b.Reset()
+	}
+}
+
+// Trees kept for reuse, each of which added a large partition, hold their
+// nodes and names but not the arrays addPartition fills per name node:
+// those are lent to one tree at a time.
+func TestReusedTreesShareScratch(t *testing.T) {
+	p, values := syntheticPartition(100_000, 9)
+	// The first tree builds the partition's name tree.
+	first := NewTree()
+	if err := first.AddPartitionTruncated(p, values, 16); err != nil {
+		t.Fatal(err)
+	}
+	first.Reset()
+	nameNodes := len(partitionNameTree(p, &nameTreeScratch{}).parent)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	kept := make([]*Tree, 8)
+	for i := range kept {
+		kept[i] = NewTree()
+		if err := kept[i].AddPartitionTruncated(p, values, 16); err != nil {
+			t.Fatal(err)
+		}
+		kept[i].Reset()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(p)
+	runtime.KeepAlive(values)
+	runtime.KeepAlive(first)
+	runtime.KeepAlive(kept)
+	perTree := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / int64(len(kept))
+	// The scratch is three int64 arrays per name node and one of int32 (a
+	// cut partition); a tree holds nodes and name IDs far below one.
+	if limit := int64(8 * nameNodes); perTree > limit {
+		t.Errorf("each reused tree holds %d bytes after adding a partition of %d name nodes, want under %d", perTree, nameNodes, limit)
+	}
+}
+
+// The scratch pool lends at most GOMAXPROCS scratches at a time: one more
+// borrower waits for a scratch to come back, and gets that one.
+func TestScratchPoolLendsOnePerCore(t *testing.T) {
+	var sp scratchPool
+	n := runtime.GOMAXPROCS(0)
+	held := make([]*partitionScratch, n)
+	for i := range held {
+		held[i] = sp.get()
+	}
+	got := make(chan *partitionScratch)
+	go func() { got <- sp.get() }()
+	select {
+	case <-got:
+		t.Fatalf("lent %d scratches with GOMAXPROCS %d", n+1, n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	sp.put(held[0])
+	select {
+	case sc := <-got:
+		if sc != held[0] {
+			t.Errorf("the waiting borrower got a new scratch, not the one returned")
+		}
+		held[0] = sc
+	case <-time.After(10 * time.Second):
+		t.Fatal("a returned scratch did not reach the waiting borrower")
+	}
+	for _, sc := range held {
+		sp.put(sc)
+	}
+	if len(sp.free) != n || sp.lent != 0 {
+		t.Errorf("pool keeps %d scratches, %d lent; want %d, 0", len(sp.free), sp.lent, n)
+	}
+}
+
+// Trees built at once by more goroutines than cores, sharing the lent
+// scratch, equal trees built one after the other.
+func TestConcurrentAddPartition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	type input struct {
+		p      *symdb.Partition
+		values []int64
+		budget int64
+	}
+	var inputs []input
+	for i := range 12 {
+		p, values := partitionOf(randomStacks(rng, 1+rng.IntN(60), 1+rng.IntN(6), 1+rng.IntN(20), i%3 == 0)...)
+		inputs = append(inputs, input{p, values, int64(rng.IntN(25))})
+	}
+	build := func(tr *Tree, first int) {
+		for k := range inputs {
+			in := inputs[(first+k)%len(inputs)]
+			if err := tr.AddPartitionTruncated(in.p, in.values, in.budget); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	want := make([][]string, 4*runtime.GOMAXPROCS(0))
+	for g := range want {
+		tr := NewTree()
+		build(tr, g)
+		want[g] = treeDump(tr)
+	}
+	got := make([][]string, len(want))
+	done := make(chan int)
+	for g := range got {
+		go func() {
+			tr := NewTree()
+			build(tr, g)
+			got[g] = treeDump(tr)
+			done <- g
+		}()
+	}
+	for range got {
+		<-done
+	}
+	for g := range got {
+		if !slices.Equal(got[g], want[g]) {
+			t.Errorf("goroutine %d built %v, want %v", g, got[g], want[g])
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 	"weak"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
@@ -24,8 +25,9 @@ import (
 // The zero value is an empty tree ready to use. A Tree is not safe for
 // concurrent use; build one per goroutine and Merge them.
 type Tree struct {
-	names   []string
-	nameIDs map[string]int32
+	names      []string
+	nameHashes []uint32 // nameHash of each name
+	nameIDs    nameIndex
 
 	parent []int32
 	name   []int32 // name ID; -1 for the virtual root
@@ -46,8 +48,9 @@ type Tree struct {
 	namesGen     uint64
 	translations map[weak.Pointer[Tree]]*nameTranslation
 
-	// Scratch reused by AddPartition.
-	pscratch partitionScratch
+	// Scratch of the name trees AddPartition builds, until Reset. The
+	// arrays it fills per partition are shared (partitionScratches).
+	build nameTreeScratch
 }
 
 // NewTree returns an empty tree.
@@ -61,7 +64,6 @@ func (t *Tree) init() {
 	if len(t.parent) > 0 {
 		return
 	}
-	t.nameIDs = make(map[string]int32)
 	t.parent = append(t.parent, -1)
 	t.name = append(t.name, -1)
 	t.self = append(t.self, 0)
@@ -71,30 +73,36 @@ func (t *Tree) init() {
 
 // intern returns the name ID of s, adding it to the name table if needed.
 func (t *Tree) intern(s string) int32 {
-	if id, ok := t.nameIDs[s]; ok {
+	return t.internHashed(s, nameHash(s))
+}
+
+// internHashed is intern for a name whose hash h is known.
+func (t *Tree) internHashed(s string, h uint32) int32 {
+	if id := t.nameIDs.find(t.names, h, s); id >= 0 {
 		return id
 	}
 	id := int32(len(t.names))
 	t.names = append(t.names, s)
-	t.nameIDs[s] = id
+	t.nameHashes = append(t.nameHashes, h)
+	t.nameIDs.add(h, id)
 	return id
 }
 
 // internBytes is intern for a name that is not a string yet; the lookup
 // does not allocate.
 func (t *Tree) internBytes(b []byte) int32 {
-	if id, ok := t.nameIDs[string(b)]; ok {
+	// The string shares b's memory only while it is looked up.
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	h := nameHash(s)
+	if id := t.nameIDs.find(t.names, h, s); id >= 0 {
 		return id
 	}
-	return t.intern(string(b))
+	return t.internHashed(string(b), h)
 }
 
 // lookupName returns the name ID of s, or -1 when no node has that name.
 func (t *Tree) lookupName(s string) int32 {
-	if id, ok := t.nameIDs[s]; ok {
-		return id
-	}
-	return -1
+	return t.nameIDs.find(t.names, nameHash(s), s)
 }
 
 // child returns the child of parent named by name ID, creating it if needed.
@@ -159,7 +167,7 @@ func (t *Tree) Merge(other *Tree) {
 	nodeMap := make([]int32, n)
 	for j := 1; j < n; j++ {
 		on := other.name[j]
-		name := t.internAt(other.names, ids, on)
+		name := t.internAt(other.names, other.nameHashes, ids, on)
 		c := t.child(nodeMap[other.parent[j]], name)
 		nodeMap[j] = c
 		t.self[c] += other.self[j]
@@ -195,13 +203,14 @@ func (t *Tree) nameIDsOf(src *Tree) []int32 {
 }
 
 // internAt returns t's name ID for names[k], another table's name k, given
-// ids, t's table of name IDs for that table (1 + ID, 0 while unknown; see
-// nameIDsOf and partitionNameIDs), which it completes.
-func (t *Tree) internAt(names []string, ids []int32, k int32) int32 {
+// the hashes of that table's names and ids, t's table of name IDs for it
+// (1 + ID, 0 while unknown; see nameIDsOf and partitionNameIDs), which it
+// completes.
+func (t *Tree) internAt(names []string, hashes []uint32, ids []int32, k int32) int32 {
 	if id := ids[k]; id > 0 {
 		return id - 1
 	}
-	id := t.intern(names[k])
+	id := t.internHashed(names[k], hashes[k])
 	ids[k] = id + 1
 	return id
 }

@@ -53,13 +53,9 @@ func (t *Tree) Reset() {
 	if len(t.names) > maxKeptNames {
 		t.dropNames()
 	}
-	if t.nameIDs == nil {
-		t.nameIDs = make(map[string]int32)
-	}
+	// The name index holds IDs, not strings: it is not touched.
 	for id := t.keptNames; id < len(t.names); id++ {
-		s := strings.Clone(t.names[id])
-		t.names[id] = s
-		t.nameIDs[s] = int32(id) // replaces the key too
+		t.names[id] = strings.Clone(t.names[id])
 	}
 	t.keptNames = len(t.names)
 	for nt := range t.partitionNames {
@@ -80,14 +76,15 @@ func (t *Tree) Reset() {
 	t.children.reset(0)
 	// The name-tree build scratch is megabytes and only needed while
 	// partitions are new; a tree kept for reuse does not hold it.
-	t.pscratch.build = nameTreeScratch{}
+	t.build = nameTreeScratch{}
 }
 
 // dropNames empties the name table of a tree without nodes, and every
 // table of name IDs that refers to it.
 func (t *Tree) dropNames() {
 	t.names = t.names[:0]
-	t.nameIDs = make(map[string]int32)
+	t.nameHashes = t.nameHashes[:0]
+	t.nameIDs = nameIndex{}
 	t.keptNames = 0
 	t.namesGen++
 	clear(t.partitionNames)
@@ -153,7 +150,7 @@ func (t *Tree) mergeTruncated(src *Tree, maxNodes int64, keepOther bool) {
 			dropped[par] += src.total[j]
 			continue
 		}
-		name := t.internAt(src.names, ids, sn)
+		name := t.internAt(src.names, src.nameHashes, ids, sn)
 		c := t.child(dst, name)
 		nodeMap[j] = c
 		t.self[c] += src.self[j]
