@@ -1,7 +1,6 @@
 package flamegraph
 
 import (
-	"runtime"
 	"slices"
 	"sync"
 	"unsafe"
@@ -232,31 +231,37 @@ type partitionScratch struct {
 	cut               cutScratch
 }
 
-// partitionScratches lends the partitionScratch of addPartition. Its arrays
-// are sized by a partition's name tree (a few megabytes on the bench
-// bucket) and only used while a partition is added, so the trees a caller
-// keeps for reuse (the querier keeps twice as many as there are cores)
-// share one set per core instead of holding one each.
-var partitionScratches scratchPool
-
-// scratchPool lends at most GOMAXPROCS partitionScratch at a time and
-// keeps them for the next borrowers; get waits while all are lent.
-// Lending more would not add partitions faster, as each borrower computes
-// without blocking, but the querier runs more goroutines than cores, and a
-// goroutine preempted inside addPartition would make the next one grow a
-// new set of arrays, megabytes each time.
+// ScratchPool lends the arrays addPartition fills per name node of a
+// partition: a few megabytes on the bench bucket, and only in use while a
+// partition is added. Trees that share a pool (see Tree.ShareScratch) hold
+// none of them between partitions, so the trees a caller keeps for reuse
+// share a set per core instead of holding one each.
 //
-// NOTE: a borrower must not wait on anything while it holds a scratch.
+// A pool lends at most max sets at a time and keeps them for the next
+// borrowers; a borrower waits while all are lent. Lending more would not
+// add partitions faster, as each borrower computes without blocking, but a
+// caller may run more goroutines than cores, and a goroutine preempted
+// while adding a partition would make the next one grow a new set of
+// arrays, megabytes each time.
 //
-// The zero value is an empty pool.
-type scratchPool struct {
+// NOTE: a borrower must not wait on anything while it holds a set.
+type ScratchPool struct {
+	max      int
 	mu       sync.Mutex
 	returned sync.Cond // signalled by put; L is mu
 	free     []*partitionScratch
 	lent     int
 }
 
-func (sp *scratchPool) get() *partitionScratch {
+// NewScratchPool returns a pool that lends at most n sets at a time
+// (at least one): the number of cores that add partitions.
+func NewScratchPool(n int) *ScratchPool {
+	sp := &ScratchPool{max: max(n, 1)}
+	sp.returned.L = &sp.mu
+	return sp
+}
+
+func (sp *ScratchPool) get() *partitionScratch {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	for {
@@ -267,24 +272,18 @@ func (sp *scratchPool) get() *partitionScratch {
 			sp.lent++
 			return sc
 		}
-		if sp.lent < runtime.GOMAXPROCS(0) {
+		if sp.lent < sp.max {
 			sp.lent++
 			return new(partitionScratch)
-		}
-		if sp.returned.L == nil {
-			sp.returned.L = &sp.mu
 		}
 		sp.returned.Wait()
 	}
 }
 
-func (sp *scratchPool) put(sc *partitionScratch) {
+func (sp *ScratchPool) put(sc *partitionScratch) {
 	sp.mu.Lock()
 	sp.lent--
-	// GOMAXPROCS may have been lowered since sc was lent.
-	if sp.lent+len(sp.free) < runtime.GOMAXPROCS(0) {
-		sp.free = append(sp.free, sc)
-	}
+	sp.free = append(sp.free, sc)
 	sp.mu.Unlock()
 	sp.returned.Signal()
 }
@@ -322,8 +321,14 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	m := len(nt.parent)
 	// Borrowed once the name tree is there: building it may wait for
 	// another goroutine's build of the same partition.
-	sc := partitionScratches.get()
-	defer partitionScratches.put(sc)
+	sc := t.own
+	if t.shared != nil {
+		sc = t.shared.get()
+		defer t.shared.put(sc)
+	} else if sc == nil {
+		sc = new(partitionScratch)
+		t.own = sc
+	}
 
 	// Self per name node; values of the empty stack are dropped.
 	self := growInt64(sc.self, m)

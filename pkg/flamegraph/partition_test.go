@@ -835,9 +835,11 @@ func TestReusedTreesShareScratch(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	pool := NewScratchPool(2)
 	kept := make([]*Tree, 8)
 	for i := range kept {
 		kept[i] = NewTree()
+		kept[i].ShareScratch(pool)
 		if err := kept[i].AddPartitionTruncated(p, values, 16); err != nil {
 			t.Fatal(err)
 		}
@@ -857,11 +859,12 @@ func TestReusedTreesShareScratch(t *testing.T) {
 	}
 }
 
-// The scratch pool lends at most GOMAXPROCS scratches at a time: one more
-// borrower waits for a scratch to come back, and gets that one.
+// The scratch pool lends at most as many scratches at a time as it was
+// made for: one more borrower waits for a scratch to come back, and gets
+// that one.
 func TestScratchPoolLendsOnePerCore(t *testing.T) {
-	var sp scratchPool
-	n := runtime.GOMAXPROCS(0)
+	n := 3
+	sp := NewScratchPool(n)
 	held := make([]*partitionScratch, n)
 	for i := range held {
 		held[i] = sp.get()
@@ -870,7 +873,7 @@ func TestScratchPoolLendsOnePerCore(t *testing.T) {
 	go func() { got <- sp.get() }()
 	select {
 	case <-got:
-		t.Fatalf("lent %d scratches with GOMAXPROCS %d", n+1, n)
+		t.Fatalf("lent %d scratches from a pool of %d", n+1, n)
 	case <-time.After(50 * time.Millisecond):
 	}
 	sp.put(held[0])
@@ -921,9 +924,11 @@ func TestConcurrentAddPartition(t *testing.T) {
 	}
 	got := make([][]string, len(want))
 	done := make(chan int)
+	pool := NewScratchPool(runtime.GOMAXPROCS(0))
 	for g := range got {
 		go func() {
 			tr := NewTree()
+			tr.ShareScratch(pool)
 			build(tr, g)
 			got[g] = treeDump(tr)
 			done <- g

@@ -48,9 +48,22 @@ type Tree struct {
 	namesGen     uint64
 	translations map[weak.Pointer[Tree]]*nameTranslation
 
-	// Scratch of the name trees AddPartition builds, until Reset. The
-	// arrays it fills per partition are shared (partitionScratches).
+	// Scratch of the name trees AddPartition builds, until Reset.
 	build nameTreeScratch
+	// The arrays AddPartition fills per partition: lent by shared, or the
+	// tree's own without a pool.
+	shared *ScratchPool
+	own    *partitionScratch
+}
+
+// ShareScratch has t borrow the arrays it fills per partition from p
+// instead of keeping its own; nil goes back to its own. A tree kept for
+// reuse then holds none of them between partitions.
+func (t *Tree) ShareScratch(p *ScratchPool) {
+	t.shared = p
+	if p != nil {
+		t.own = nil
+	}
 }
 
 // NewTree returns an empty tree.

@@ -40,6 +40,9 @@ type Service struct {
 	// trees holds the merge trees of finished queries for reuse: they are
 	// the bulk of what a merge allocates.
 	trees freeList[*flamegraph.Tree]
+	// scratch lends every tree of the service the arrays it fills while
+	// it adds a partition, one set per core.
+	scratch *flamegraph.ScratchPool
 	// sums lends the per-partition sample sums of finished queries.
 	sums sumArrays
 	// scans lends the buffers of finished profile scans.
@@ -65,6 +68,7 @@ func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
 	// A merge uses a tree per core, and truncating it two more; one query
 	// at a time reuses them all. More concurrent queries allocate theirs.
 	s.trees.max = 2*s.parallelism() + 2
+	s.scratch = flamegraph.NewScratchPool(s.parallelism())
 	s.profiles.max = 1
 	s.sums.maxBytes = defaultMaxSumBytes
 	// A block is scanned by one core at a time.
@@ -136,7 +140,9 @@ func (s *Service) blockTree() *flamegraph.Tree {
 	if t, ok := s.trees.get(); ok {
 		return t
 	}
-	return flamegraph.NewTree()
+	t := flamegraph.NewTree()
+	t.ShareScratch(s.scratch)
+	return t
 }
 
 // profileBuilder returns a builder for a profile of type pt over
