@@ -363,10 +363,11 @@ func (pf *parquetFile) scanColumn(ra io.ReaderAt, col leafColumn, ranges []rowRa
 	// be reused by the next column.
 	buf := pf.bufs.get()
 	defer func() {
-		if data != nil && cap(data.data) <= maxKeptBuffer {
-			buf = data.data
+		if data != nil {
+			pf.bufs.putEither(buf, data.data)
+		} else {
+			pf.bufs.put(buf)
 		}
-		pf.bufs.put(buf)
 	}()
 	var values []parquet.Value
 	for _, r := range ranges {

@@ -343,6 +343,12 @@ func (r *Reader) load(ctx context.Context, ph *partitionHeader) (*Partition, err
 	if err != nil {
 		return nil, err
 	}
+	if r.layout.format != Format3 {
+		// Only format 3 reads its tables with the chunks: give the buffer
+		// back now, so that the table reads borrow it rather than another.
+		r.bufs.put(buf)
+		buf = nil
+	}
 	errf := func(err error) error {
 		return fmt.Errorf("%s: partition %d: %w", r.layout.dataFile, ph.key, err)
 	}
