@@ -3,11 +3,14 @@ package symdb
 import (
 	"context"
 	"io"
+	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
+
+	"github.com/cinder-profiling/cinder/pkg/blockreader"
 )
 
 // TestParquetPageLayouts reads the same tables as parquet-go can write
@@ -109,4 +112,38 @@ func rangesOf(n, rowsPerGroup, step int) []rowRange {
 		lo = hi
 	}
 	return out
+}
+
+// TestParquetFileRetains opens the symbol tables of a block many times and
+// checks what an open parquetFile keeps alive: its decoded footer, not the
+// 64 KiB read from the end of the file to find it.
+func TestParquetFileRetains(t *testing.T) {
+	b := blockByULID(t, "01M7ZKZGFHVR6271E3X0RSYZC6")
+	files := blockreader.DirFiles(b.path(sharedTestdata(t)))
+	ctx := context.Background()
+	for _, name := range tableFileNames {
+		relPath := "symbols/" + name
+		t.Run(name, func(t *testing.T) {
+			const n = 20
+			open := make([]*parquetFile, n)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i := range open {
+				pf, err := openParquetFile(ctx, files, relPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				open[i] = pf
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+			t.Logf("%d bytes an open file (size %d)", per, open[0].size)
+			if per > 16<<10 {
+				t.Errorf("an open %s keeps %d bytes", name, per)
+			}
+			runtime.KeepAlive(open)
+		})
+	}
 }

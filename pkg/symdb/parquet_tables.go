@@ -85,6 +85,9 @@ func openParquetFile(ctx context.Context, files blockreader.BlockFiles, relPath 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", relPath, rec.classify(err))
 	}
+	// f keeps its reader, but pages are read through the ReaderAt of each
+	// load: the end of the file, up to 64 KiB, is not needed any more.
+	cached.tail = nil
 	return &parquetFile{relPath: relPath, size: size, file: f}, nil
 }
 
