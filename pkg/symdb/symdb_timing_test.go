@@ -63,6 +63,16 @@ func BenchmarkLoadPartition(b *testing.B) {
 			r.cache, r.bufs = noCache{}, &Buffers{Max: 4}
 			return r
 		}},
+		// A partition of the bench bucket loaded again after its cache
+		// dropped it, as the server does.
+		{"bench-bucket/format2/buffers", func(tb testing.TB) *Reader {
+			dir, meta := benchBucketBlock(tb)
+			r, err := Open(context.Background(), meta, blockreader.DirFiles(dir), WithPartitionCache(noCache{}), WithBuffers(&Buffers{Max: 4}))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return r
+		}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -182,24 +192,24 @@ func BenchmarkAppendLocations(b *testing.B) {
 // benchBucketBlock returns the directory and meta.json of the first block
 // of the bucket of `make bench-data` (CINDER_BENCH_BUCKET, or
 // $TMPDIR/cinder-bench), or skips.
-func benchBucketBlock(b *testing.B) (string, *blockreader.Meta) {
-	b.Helper()
+func benchBucketBlock(tb testing.TB) (string, *blockreader.Meta) {
+	tb.Helper()
 	bucket := os.Getenv("CINDER_BENCH_BUCKET")
 	if bucket == "" {
 		bucket = filepath.Join(os.TempDir(), "cinder-bench")
 	}
 	blocks, _ := filepath.Glob(filepath.Join(bucket, "anonymous", "phlaredb", "*", blockreader.MetaFilename))
 	if len(blocks) == 0 {
-		b.Skipf("no benchmark bucket at %s: run make bench-data", bucket)
+		tb.Skipf("no benchmark bucket at %s: run make bench-data", bucket)
 	}
 	slices.Sort(blocks)
 	data, err := os.ReadFile(blocks[0])
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	meta, err := blockreader.ParseMeta(data)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return filepath.Dir(blocks[0]), meta
 }
