@@ -37,11 +37,12 @@ const parquetTailSize = 64 << 10
 // pages are read through a ReaderAt obtained for each load, because a
 // ReaderAt may stop working when the context it came with is done.
 type parquetFile struct {
-	relPath string
-	size    int64
-	file    *parquet.File
-	layouts plainLayouts
-	bufs    *Buffers // the Reader's; nil allocates
+	relPath      string
+	size         int64
+	file         *parquet.File
+	layouts      plainLayouts
+	dictionaries stringDictionaries
+	bufs         *Buffers // the Reader's; nil allocates
 }
 
 // openParquetFile reads, checks and decodes the footer of a parquet symbol
@@ -749,6 +750,9 @@ func (pf *parquetFile) readStringTable(ra io.ReaderAt, ranges []rowRange) (out [
 	col, err := pf.column(parquet.ByteArray, false, "String")
 	if err != nil {
 		return nil, err
+	}
+	if out, ok, err := pf.readDictionaryStrings(ra, col, ranges, rows); ok || err != nil {
+		return out, err
 	}
 	return pf.readStrings(ra, col, ranges, rows)
 }
