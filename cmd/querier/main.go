@@ -106,9 +106,9 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 	}
 	// A query loads partitions on up to GOMAXPROCS goroutines, each load
-	// holding two or three buffers at a time. Two kept a core spare most
-	// of their allocations and hold at most 16 MiB a core.
-	syncOpts = append(syncOpts, bucket.WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0)}))
+	// holding one buffer at a time. What is kept between queries is
+	// bounded by bytes, whatever the number of cores.
+	syncOpts = append(syncOpts, bucket.WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0), MaxBytes: symdb.DefaultBufferBytes}))
 	syncer := bucket.NewSyncer(bkt, cfg.BlocksStorage, logger, reg, syncOpts...)
 	svc := querier.New(cfg.Querier, syncer, logger)
 

@@ -2,24 +2,31 @@ package symdb
 
 import "sync"
 
-// maxKeptBuffer is the largest byte buffer Buffers keeps. A partition whose
-// column chunks or stack-trace chunks are larger gets a buffer of its own,
-// which the collector frees: a rare load should not pin its size for good.
-const maxKeptBuffer = 8 << 20
+// DefaultBufferBytes is what a Buffers keeps in all when its MaxBytes is
+// 0. A partition load holds one buffer at a time; on the bench bucket
+// (about 26 000 locations a block in 8 partitions) the largest is the
+// 440 KB of a partition's stack-trace chunks, so 4 MiB lets eight loads
+// at once reuse their scratch.
+const DefaultBufferBytes = 4 << 20
 
 // Buffers is scratch that partition loads borrow and give back: the bytes
 // that column chunks and stack-trace chunks are read into. One Buffers
 // serves every Reader given it (see WithBuffers), so that a process keeps
 // one bounded set of scratch however many blocks it has open.
 //
-// It keeps at most Max buffers, none larger than 8 MiB. The zero value, and
-// a nil *Buffers, keep nothing: every load allocates its scratch. It is
-// safe for concurrent use.
+// It keeps at most Max buffers, whose capacities add up to at most
+// MaxBytes (DefaultBufferBytes when MaxBytes is 0). A buffer given back
+// when there is no room is left to the collector: a rare large load does
+// not pin its size for good. The zero value, and a nil *Buffers, keep
+// nothing: every load allocates its scratch. It is safe for concurrent
+// use.
 type Buffers struct {
-	Max int
+	Max      int
+	MaxBytes int
 
-	mu   sync.Mutex
-	free [][]byte
+	mu    sync.Mutex
+	free  [][]byte
+	bytes int // the capacities of free, added up
 }
 
 // get returns an empty byte buffer, with room left by its last user
@@ -37,20 +44,40 @@ func (b *Buffers) get() []byte {
 	buf := b.free[n-1]
 	b.free[n-1] = nil
 	b.free = b.free[:n-1]
+	b.bytes -= cap(buf)
 	return buf
 }
 
-// put gives back a buffer from get, or the larger one it grew
-// into.
+// put gives back a buffer from get, or the larger one it grew into, and
+// reports whether it was kept.
 //
-// NOTE: nothing may read or write buf once it is given back.
-func (b *Buffers) put(buf []byte) {
-	if b == nil || cap(buf) == 0 || cap(buf) > maxKeptBuffer {
-		return
+// NOTE: nothing may read or write buf once it is given back, even when
+// it was not kept.
+func (b *Buffers) put(buf []byte) bool {
+	if b == nil || cap(buf) == 0 {
+		return false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.free) < b.Max {
-		b.free = append(b.free, buf[:0])
+	if len(b.free) >= b.Max || b.bytes+cap(buf) > b.maxBytes() {
+		return false
 	}
+	b.free = append(b.free, buf[:0])
+	b.bytes += cap(buf)
+	return true
+}
+
+// putEither gives back grown, the buffer that borrowed grew into, or
+// borrowed itself when there is no room for grown.
+func (b *Buffers) putEither(borrowed, grown []byte) {
+	if !b.put(grown) && cap(borrowed) != cap(grown) {
+		b.put(borrowed)
+	}
+}
+
+func (b *Buffers) maxBytes() int {
+	if b.MaxBytes == 0 {
+		return DefaultBufferBytes
+	}
+	return b.MaxBytes
 }

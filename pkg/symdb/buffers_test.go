@@ -26,29 +26,80 @@ func TestBuffersBytes(t *testing.T) {
 	})
 	t.Run("bounds", func(t *testing.T) {
 		cases := []struct {
-			name string
-			max  int
-			caps []int
-			kept int
+			name      string
+			max       int
+			maxBytes  int
+			caps      []int
+			keptCaps  []int // in the order get lends them
+			keptBytes int
 		}{
-			{"at most Max", 2, []int{10, 20, 30}, 2},
-			{"Max 0 keeps none", 0, []int{10}, 0},
-			{"empty buffers are not kept", 2, []int{0, 0}, 0},
-			{"largest kept", 2, []int{maxKeptBuffer}, 1},
-			{"too large", 2, []int{maxKeptBuffer + 1, 10}, 1},
+			{"at most Max", 2, 0, []int{10, 20, 30}, []int{20, 10}, 30},
+			{"Max 0 keeps none", 0, 0, []int{10}, nil, 0},
+			{"empty buffers are not kept", 2, 0, []int{0, 0}, nil, 0},
+			{"at most MaxBytes", 10, 100, []int{60, 50, 40, 1}, []int{40, 60}, 100},
+			{"larger than MaxBytes", 10, 100, []int{101, 100}, []int{100}, 100},
+			{"DefaultBufferBytes when MaxBytes is 0", 10, 0, []int{DefaultBufferBytes, 1}, []int{DefaultBufferBytes}, DefaultBufferBytes},
+			{"more than DefaultBufferBytes", 10, 0, []int{DefaultBufferBytes + 1, 10}, []int{10}, 10},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				b := &Buffers{Max: c.max}
+				b := &Buffers{Max: c.max, MaxBytes: c.maxBytes}
 				for _, n := range c.caps {
 					b.put(make([]byte, 0, n))
 				}
-				kept := 0
-				for b.get() != nil {
-					kept++
+				if b.bytes != c.keptBytes {
+					t.Errorf("counts %d bytes kept, want %d", b.bytes, c.keptBytes)
 				}
-				if kept != c.kept {
-					t.Errorf("kept %d buffers, want %d", kept, c.kept)
+				var kept []int
+				for buf := b.get(); buf != nil; buf = b.get() {
+					kept = append(kept, cap(buf))
+				}
+				if !reflect.DeepEqual(kept, c.keptCaps) {
+					t.Errorf("kept buffers of %v bytes, want %v", kept, c.keptCaps)
+				}
+				if b.bytes != 0 {
+					t.Errorf("counts %d bytes kept after lending every buffer", b.bytes)
+				}
+			})
+		}
+	})
+	t.Run("lending makes room", func(t *testing.T) {
+		b := &Buffers{Max: 10, MaxBytes: 100}
+		b.put(make([]byte, 0, 80))
+		if b.put(make([]byte, 0, 40)) {
+			t.Fatal("kept 120 bytes, MaxBytes 100")
+		}
+		buf := b.get()
+		if !b.put(make([]byte, 0, 40)) || !b.put(buf[:0:50]) {
+			t.Fatalf("did not keep 40 + 50 bytes once the 80 were lent")
+		}
+	})
+	t.Run("putEither", func(t *testing.T) {
+		cases := []struct {
+			name            string
+			borrowed, grown int // capacities; grown 0 is the borrowed buffer itself
+			keptCap         int // 0: nothing kept
+		}{
+			{"grown fits", 10, 60, 60},
+			{"borrowed kept when grown does not fit", 10, 200, 10},
+			{"not grown", 10, 0, 10},
+			{"nothing borrowed", 0, 60, 60},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				b := &Buffers{Max: 2, MaxBytes: 100}
+				borrowed := make([]byte, 0, c.borrowed)
+				grown := borrowed
+				if c.grown > 0 {
+					grown = make([]byte, c.grown)
+				}
+				b.putEither(borrowed, grown)
+				var kept []int
+				for buf := b.get(); buf != nil; buf = b.get() {
+					kept = append(kept, cap(buf))
+				}
+				if want := []int{c.keptCap}; !reflect.DeepEqual(kept, want) {
+					t.Errorf("kept %v, want %v", kept, want)
 				}
 			})
 		}
@@ -64,16 +115,22 @@ func TestBuffersBytes(t *testing.T) {
 }
 
 // TestBuffersConcurrent lends buffers to many goroutines at once; no
-// buffer may be lent twice before it is given back. Run with -race.
+// buffer may be lent twice before it is given back, and the bounds hold
+// throughout. Run with -race.
 func TestBuffersConcurrent(t *testing.T) {
-	b := &Buffers{Max: 3}
+	// Max lets three buffers in, MaxBytes two of those lent below.
+	b := &Buffers{Max: 3, MaxBytes: 150}
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range 200 {
-				buf := append(b.get(), make([]byte, 64+i%7)...)
+				buf := b.get()
+				if buf == nil {
+					buf = make([]byte, 0, 64)
+				}
+				buf = buf[:64-i%7]
 				for j := range buf {
 					buf[j] = byte(g)
 				}
@@ -84,12 +141,35 @@ func TestBuffersConcurrent(t *testing.T) {
 					}
 				}
 				b.put(buf)
+				if i%50 == 0 {
+					b.checkBounds(t)
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	if len(b.free) > b.Max {
-		t.Errorf("kept %d buffers, Max %d", len(b.free), b.Max)
+	b.checkBounds(t)
+	for range 3 {
+		b.put(make([]byte, 0, 64))
+	}
+	b.checkBounds(t)
+}
+
+// checkBounds fails t unless b keeps within its bounds and counts the
+// bytes it keeps right.
+func (b *Buffers) checkBounds(t *testing.T) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	total := 0
+	for _, buf := range b.free {
+		total += cap(buf)
+	}
+	if total != b.bytes {
+		t.Errorf("keeps %d bytes, counts %d", total, b.bytes)
+	}
+	if len(b.free) > b.Max || total > b.maxBytes() {
+		t.Errorf("keeps %d buffers of %d bytes in all; Max %d, MaxBytes %d", len(b.free), total, b.Max, b.maxBytes())
 	}
 }
 
@@ -133,7 +213,7 @@ func samePartition(p, want *Partition) string {
 // TestBuffersSamePartitions loads every partition of the shared blocks
 // twice: alone, and through readers that share one Buffers, concurrently,
 // with what earlier loads left in the buffers overwritten. The partitions
-// must be the same. Run with -race.
+// must be the same, and the Buffers within its bounds. Run with -race.
 func TestBuffersSamePartitions(t *testing.T) {
 	type source struct {
 		name string
@@ -162,7 +242,9 @@ func TestBuffersSamePartitions(t *testing.T) {
 	}
 	var all []loaded
 	readers := make(map[string]*Reader)
-	bufs := &Buffers{Max: 4}
+	// Small enough that loads of the larger blocks find no room for what
+	// they grew into, and give back the buffer they borrowed instead.
+	bufs := &Buffers{Max: 4, MaxBytes: 512 << 10}
 	for _, s := range sources {
 		r := s.open(t)
 		for _, key := range r.PartitionKeys() {
@@ -201,4 +283,5 @@ func TestBuffersSamePartitions(t *testing.T) {
 	if len(bufs.free) == 0 {
 		t.Error("the loads gave back no buffer: Buffers is not used")
 	}
+	bufs.checkBounds(t)
 }

@@ -125,9 +125,3 @@ func (c *mapCache) Add(key uint64, p *Partition) {
 	}
 	c.m[key] = p
 }
-
-func (c *mapCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}

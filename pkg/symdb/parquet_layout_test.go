@@ -3,17 +3,21 @@ package symdb
 import (
 	"context"
 	"io"
+	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
+
+	"github.com/cinder-profiling/cinder/pkg/blockreader"
 )
 
 // TestParquetPageLayouts reads the same tables as parquet-go can write
 // them, in row ranges that cross pages and row groups: v1 and v2 data
-// pages and many pages per chunk go the plain path (plain_pages.go),
-// compressed pages through parquet-go; both must read the same rows.
+// pages and many pages per chunk go the plain path (plain_pages.go) and
+// strings the dictionary path (string_dictionary.go), compressed pages
+// through parquet-go; all must read the same rows.
 func TestParquetPageLayouts(t *testing.T) {
 	p := randomPartition(newRand(21), 0, 300, 0)
 	want := &p.tables
@@ -74,14 +78,26 @@ func TestParquetPageLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := &Reader{files: files}
-			sharedStrs, err := r.partitionStrings(ctx, sf, strRanges)
+			checkTables(t, &Partition{Locations: gotLocs, Functions: gotFns, Mappings: gotMps, Strings: gotStrs}, want)
+			strCol, err := sf.column(parquet.ByteArray, false, "String")
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkTables(t, &Partition{Locations: gotLocs, Functions: gotFns, Mappings: gotMps, Strings: gotStrs}, want)
-			if !slices.Equal(sharedStrs, want.strings) {
-				t.Errorf("shared strings differ")
+			if byParquetGo, err := sf.readStrings(ra("s.parquet"), strCol, strRanges, len(want.strings)); err != nil || !slices.Equal(byParquetGo, want.strings) {
+				t.Errorf("strings read by parquet-go differ (%v)", err)
+			}
+			if len(sf.dictionaries.groups) == 0 {
+				t.Error("no string dictionary layout was read")
+			}
+			strPages := 0
+			for g, d := range sf.dictionaries.groups {
+				if d.ok != c.plain {
+					t.Errorf("strings: row group %d: read by dictionary strides %v, want %v", g, d.ok, c.plain)
+				}
+				strPages = max(strPages, len(d.pages))
+			}
+			if c.plain && c.multiPages != (strPages > 1) {
+				t.Errorf("strings: at most %d pages of entry numbers per chunk", strPages)
 			}
 			pages := 0
 			for _, pf := range []*parquetFile{lf, ff, mf} {
@@ -109,4 +125,38 @@ func rangesOf(n, rowsPerGroup, step int) []rowRange {
 		lo = hi
 	}
 	return out
+}
+
+// TestParquetFileRetains opens the symbol tables of a block many times and
+// checks what an open parquetFile keeps alive: its decoded footer, not the
+// 64 KiB read from the end of the file to find it.
+func TestParquetFileRetains(t *testing.T) {
+	b := blockByULID(t, "01M7ZKZGFHVR6271E3X0RSYZC6")
+	files := blockreader.DirFiles(b.path(sharedTestdata(t)))
+	ctx := context.Background()
+	for _, name := range tableFileNames {
+		relPath := "symbols/" + name
+		t.Run(name, func(t *testing.T) {
+			const n = 20
+			open := make([]*parquetFile, n)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i := range open {
+				pf, err := openParquetFile(ctx, files, relPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				open[i] = pf
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+			t.Logf("%d bytes an open file (size %d)", per, open[0].size)
+			if per > 16<<10 {
+				t.Errorf("an open %s keeps %d bytes", name, per)
+			}
+			runtime.KeepAlive(open)
+		})
+	}
 }

@@ -37,11 +37,12 @@ const parquetTailSize = 64 << 10
 // pages are read through a ReaderAt obtained for each load, because a
 // ReaderAt may stop working when the context it came with is done.
 type parquetFile struct {
-	relPath string
-	size    int64
-	file    *parquet.File
-	layouts plainLayouts
-	bufs    *Buffers // the Reader's; nil allocates
+	relPath      string
+	size         int64
+	file         *parquet.File
+	layouts      plainLayouts
+	dictionaries stringDictionaries
+	bufs         *Buffers // the Reader's; nil allocates
 }
 
 // openParquetFile reads, checks and decodes the footer of a parquet symbol
@@ -85,6 +86,9 @@ func openParquetFile(ctx context.Context, files blockreader.BlockFiles, relPath 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", relPath, rec.classify(err))
 	}
+	// f keeps its reader, but pages are read through the ReaderAt of each
+	// load: the end of the file, up to 64 KiB, is not needed any more.
+	cached.tail = nil
 	return &parquetFile{relPath: relPath, size: size, file: f}, nil
 }
 
@@ -363,10 +367,11 @@ func (pf *parquetFile) scanColumn(ra io.ReaderAt, col leafColumn, ranges []rowRa
 	// be reused by the next column.
 	buf := pf.bufs.get()
 	defer func() {
-		if data != nil && cap(data.data) <= maxKeptBuffer {
-			buf = data.data
+		if data != nil {
+			pf.bufs.putEither(buf, data.data)
+		} else {
+			pf.bufs.put(buf)
 		}
-		pf.bufs.put(buf)
 	}()
 	var values []parquet.Value
 	for _, r := range ranges {
@@ -745,6 +750,9 @@ func (pf *parquetFile) readStringTable(ra io.ReaderAt, ranges []rowRange) (out [
 	col, err := pf.column(parquet.ByteArray, false, "String")
 	if err != nil {
 		return nil, err
+	}
+	if out, ok, err := pf.readDictionaryStrings(ra, col, ranges, rows); ok || err != nil {
+		return out, err
 	}
 	return pf.readStrings(ra, col, ranges, rows)
 }

@@ -108,11 +108,12 @@ func (pf *parquetFile) readPlainLayout(ra io.ReaderAt, rowGroup uint32, col leaf
 		rows += values
 		return nil
 	})
-	if chunk != nil && cap(chunk.data) <= maxKeptBuffer {
-		buf = chunk.data
-	}
 	// Only the page offsets are kept, not the chunk's bytes.
-	pf.bufs.put(buf)
+	if chunk != nil {
+		pf.bufs.putEither(buf, chunk.data)
+	} else {
+		pf.bufs.put(buf)
+	}
 	if err != nil {
 		return nil, err
 	}

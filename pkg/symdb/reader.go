@@ -125,7 +125,6 @@ type Reader struct {
 	partitions flightGroup[uint64, *Partition]
 	tables     lazy[*parquetTables] // opened parquet files (formats 0-2)
 	root       lazy[*symbolTables]  // block-global symbols (formats 0 and 1)
-	shared     sharedColumns        // what partitions share (format 2)
 }
 
 // parquetTables are the opened parquet files of a block.
@@ -306,11 +305,6 @@ func (r *Reader) Partition(ctx context.Context, key uint64) (*Partition, error) 
 				}
 			})
 			r.cache.Add(key, p)
-			if c, ok := r.cache.(*mapCache); ok && r.index != nil && c.len() == len(r.index.partitions) {
-				// Every partition is kept for good: nothing will read
-				// the shared columns again.
-				r.shared.release()
-			}
 		},
 	)
 }
@@ -342,6 +336,12 @@ func (r *Reader) load(ctx context.Context, ph *partitionHeader) (*Partition, err
 	p, tableData, err := r.loadStacktraces(ctx, ph, &buf)
 	if err != nil {
 		return nil, err
+	}
+	if r.layout.format != Format3 {
+		// Only format 3 reads its tables with the chunks: give the buffer
+		// back now, so that the table reads borrow it rather than another.
+		r.bufs.put(buf)
+		buf = nil
 	}
 	errf := func(err error) error {
 		return fmt.Errorf("%s: partition %d: %w", r.layout.dataFile, ph.key, err)
@@ -513,9 +513,7 @@ func (r *Reader) parquetFiles(ctx context.Context) (*parquetTables, error) {
 }
 
 // readTables reads the given row ranges of the four parquet tables.
-// With sharedStrings, strings come from the decoded columns the Reader
-// keeps for all partitions.
-func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, what string, sharedStrings bool) (*symbolTables, error) {
+func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, what string) (*symbolTables, error) {
 	pt, err := r.parquetFiles(ctx)
 	if err != nil {
 		return nil, err
@@ -543,11 +541,7 @@ func (r *Reader) readTables(ctx context.Context, ranges [numTables][]rowRange, w
 		case tableFunctions:
 			st.functions, err = pf.readFunctions(rec, ranges[t])
 		case tableStrings:
-			if sharedStrings {
-				st.strings, err = r.partitionStrings(ctx, pf, ranges[t])
-			} else {
-				st.strings, err = pf.readStringTable(rec, ranges[t])
-			}
+			st.strings, err = pf.readStringTable(rec, ranges[t])
 		}
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -568,14 +562,14 @@ func (r *Reader) loadRowRanges(ctx context.Context, ph *partitionHeader) (*symbo
 			ranges[t] = []rowRange{} // no rows, not the whole table
 		}
 	}
-	return r.readTables(ctx, ranges, fmt.Sprintf("partition %d: ", ph.key), true)
+	return r.readTables(ctx, ranges, fmt.Sprintf("partition %d: ", ph.key))
 }
 
 // rootTables loads and checks the block-global symbol tables of meta v1
 // and v2 blocks once; every partition shares them.
 func (r *Reader) rootTables(ctx context.Context) (*symbolTables, error) {
 	return r.root.get(ctx, func(ctx context.Context) (*symbolTables, error) {
-		st, err := r.readTables(ctx, [numTables][]rowRange{}, "", false)
+		st, err := r.readTables(ctx, [numTables][]rowRange{}, "")
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
@@ -60,6 +61,16 @@ func BenchmarkLoadPartition(b *testing.B) {
 		{"symdb-v3/format3/buffers", func(tb testing.TB) *Reader {
 			r := openSymdbDir(tb, "v3")
 			r.cache, r.bufs = noCache{}, &Buffers{Max: 4}
+			return r
+		}},
+		// A partition of the bench bucket loaded again after its cache
+		// dropped it, as the server does.
+		{"bench-bucket/format2/buffers", func(tb testing.TB) *Reader {
+			dir, meta := benchBucketBlock(tb)
+			r, err := Open(context.Background(), meta, blockreader.DirFiles(dir), WithPartitionCache(noCache{}), WithBuffers(&Buffers{Max: 4}))
+			if err != nil {
+				tb.Fatal(err)
+			}
 			return r
 		}},
 	}
@@ -181,80 +192,137 @@ func BenchmarkAppendLocations(b *testing.B) {
 // benchBucketBlock returns the directory and meta.json of the first block
 // of the bucket of `make bench-data` (CINDER_BENCH_BUCKET, or
 // $TMPDIR/cinder-bench), or skips.
-func benchBucketBlock(b *testing.B) (string, *blockreader.Meta) {
-	b.Helper()
+func benchBucketBlock(tb testing.TB) (string, *blockreader.Meta) {
+	tb.Helper()
 	bucket := os.Getenv("CINDER_BENCH_BUCKET")
 	if bucket == "" {
 		bucket = filepath.Join(os.TempDir(), "cinder-bench")
 	}
 	blocks, _ := filepath.Glob(filepath.Join(bucket, "anonymous", "phlaredb", "*", blockreader.MetaFilename))
 	if len(blocks) == 0 {
-		b.Skipf("no benchmark bucket at %s: run make bench-data", bucket)
+		tb.Skipf("no benchmark bucket at %s: run make bench-data", bucket)
 	}
 	slices.Sort(blocks)
 	data, err := os.ReadFile(blocks[0])
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	meta, err := blockreader.ParseMeta(data)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return filepath.Dir(blocks[0]), meta
+}
+
+// keepAllCache keeps every partition, as a partition cache that is large
+// enough does; unlike the Reader's default it is not a *mapCache, so the
+// Reader cannot tell that nothing will be loaded again.
+type keepAllCache struct {
+	mu sync.Mutex
+	m  map[uint64]*Partition
+}
+
+func (c *keepAllCache) Get(key uint64) (*Partition, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[key]
+	return p, ok
+}
+
+func (c *keepAllCache) Add(key uint64, p *Partition) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[uint64]*Partition)
+	}
+	c.m[key] = p
 }
 
 // BenchmarkLoadBenchBucket opens the symbols of a bench-bucket block and
 // loads every partition, with a fresh Reader each time: the cold path of a
 // querier's first query. It also reports, once, what the loaded partitions
-// hold: SizeBytes, and the heap they and their Reader keep alive, per
-// partition.
+// hold: SizeBytes, and the heap they, their Reader and the Buffers keep
+// alive, per partition, in bytes and in objects.
+//
+// "server" loads as cmd/querier does: on GOMAXPROCS goroutines, into a
+// cache the Reader does not own, with scratch borrowed from one Buffers.
 func BenchmarkLoadBenchBucket(b *testing.B) {
 	dir, meta := benchBucketBlock(b)
 	files := blockreader.DirFiles(dir)
 	ctx := context.Background()
-	load := func() (*Reader, []*Partition) {
-		r, err := Open(ctx, meta, files)
-		if err != nil {
-			b.Fatal(err)
+	for _, server := range []bool{false, true} {
+		name := "default"
+		if server {
+			name = "server"
 		}
-		var parts []*Partition
-		for _, key := range r.PartitionKeys() {
-			p, err := r.Partition(ctx, key)
-			if err != nil {
-				b.Fatal(err)
+		b.Run(name, func(b *testing.B) {
+			load := func(bufs *Buffers) (*Reader, []*Partition) {
+				var opts []Option
+				if server {
+					opts = []Option{WithPartitionCache(&keepAllCache{}), WithBuffers(bufs)}
+				}
+				r, err := Open(ctx, meta, files, opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				keys := r.PartitionKeys()
+				parts := make([]*Partition, len(keys))
+				workers := 1
+				if server {
+					workers = runtime.GOMAXPROCS(0) // as a query loads them
+				}
+				var wg sync.WaitGroup
+				for w := range workers {
+					wg.Go(func() {
+						for i := w; i < len(keys); i += workers {
+							p, err := r.Partition(ctx, keys[i])
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							parts[i] = p
+						}
+					})
+				}
+				wg.Wait()
+				if b.Failed() {
+					b.FailNow()
+				}
+				return r, parts
 			}
-			parts = append(parts, p)
-		}
-		return r, parts
-	}
 
-	// Collect what earlier benchmarks left, so that the heap grows by what
-	// the partitions and their Reader keep.
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	r, parts := load()
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	var size int64
-	for _, p := range parts {
-		size += p.SizeBytes()
-	}
-	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	runtime.KeepAlive(r)
-	r, parts = nil, nil
+			// Collect what earlier benchmarks left, so that the heap grows
+			// by what the partitions, their Reader and its Buffers keep.
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			r, parts := load(&Buffers{Max: 2 * runtime.GOMAXPROCS(0)})
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			var size int64
+			for _, p := range parts {
+				size += p.SizeBytes()
+			}
+			heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			objects := int64(after.HeapObjects) - int64(before.HeapObjects)
+			runtime.KeepAlive(r)
+			r, parts = nil, nil
 
-	b.ReportAllocs()
-	b.ResetTimer()
-	n := 0
-	for b.Loop() {
-		_, parts := load()
-		n = len(parts)
+			bufs := &Buffers{Max: 2 * runtime.GOMAXPROCS(0)} // one for all loads, as in the server
+			b.ReportAllocs()
+			b.ResetTimer()
+			n := 0
+			for b.Loop() {
+				_, parts := load(bufs)
+				n = len(parts)
+			}
+			b.ReportMetric(float64(n), "partitions")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/partition")
+			b.ReportMetric(float64(size)/float64(n), "size-B/partition")
+			b.ReportMetric(float64(heap)/float64(n), "heap-B/partition")
+			b.ReportMetric(float64(objects)/float64(n), "heap-objs/partition")
+		})
 	}
-	b.ReportMetric(float64(n), "partitions")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/partition")
-	b.ReportMetric(float64(size)/float64(n), "size-B/partition")
-	b.ReportMetric(float64(heap)/float64(n), "heap-B/partition")
 }
