@@ -106,7 +106,10 @@ func (pf *parquetFile) readStringDictionary(ra io.ReaderAt, rowGroup uint32, col
 			return nil
 		case h.DictionaryPageHeader.Valid:
 			v := &h.DictionaryPageHeader.V
-			if seenDict || v.NumValues < 0 || (v.Encoding != format.Plain && v.Encoding != format.PlainDictionary) {
+			// Every entry takes 4 bytes at least: a count beyond that is
+			// not trusted to size anything.
+			if seenDict || v.NumValues < 0 || int64(v.NumValues) > int64(h.CompressedPageSize)/4 ||
+				(v.Encoding != format.Plain && v.Encoding != format.PlainDictionary) {
 				laidOut = false
 				return nil
 			}
