@@ -86,11 +86,11 @@ func TestParquetPageLayouts(t *testing.T) {
 			if byParquetGo, err := sf.readStrings(ra("s.parquet"), strCol, strRanges, len(want.strings)); err != nil || !slices.Equal(byParquetGo, want.strings) {
 				t.Errorf("strings read by parquet-go differ (%v)", err)
 			}
-			if len(sf.dictionaries.groups) == 0 {
+			if len(sf.dictionaries.m) == 0 {
 				t.Error("no string dictionary layout was read")
 			}
 			strPages := 0
-			for g, d := range sf.dictionaries.groups {
+			for g, d := range sf.dictionaries.m {
 				if d.ok != c.plain {
 					t.Errorf("strings: row group %d: read by dictionary strides %v, want %v", g, d.ok, c.plain)
 				}
@@ -101,7 +101,7 @@ func TestParquetPageLayouts(t *testing.T) {
 			}
 			pages := 0
 			for _, pf := range []*parquetFile{lf, ff, mf} {
-				for k, pc := range pf.layouts.columns {
+				for k, pc := range pf.layouts.m {
 					if (pc.pages != nil) != c.plain {
 						t.Errorf("%s: column %d of row group %d: plain %v, want %v", pf.relPath, k.column, k.rowGroup, pc.pages != nil, c.plain)
 					}

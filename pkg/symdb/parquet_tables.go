@@ -37,11 +37,12 @@ const parquetTailSize = 64 << 10
 // pages are read through a ReaderAt obtained for each load, because a
 // ReaderAt may stop working when the context it came with is done.
 type parquetFile struct {
-	relPath      string
-	size         int64
-	file         *parquet.File
-	layouts      plainLayouts
-	dictionaries stringDictionaries
+	relPath string
+	size    int64
+	file    *parquet.File
+	// Found once per column chunk, and per row group of the String column.
+	layouts      layoutMemo[plainKey, *plainColumn]
+	dictionaries layoutMemo[uint32, *stringDictionary]
 	bufs         *Buffers // the Reader's; nil allocates
 }
 
@@ -143,6 +144,16 @@ func (c *chunkReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // chunk and value counts inside the chunk's, which are bounded by its size.
 func (pf *parquetFile) readChunk(ra io.ReaderAt, rowGroup int, col leafColumn, buf []byte) (*chunkReaderAt, error) {
 	return pf.readChunkPages(ra, rowGroup, col, buf, nil)
+}
+
+// giveBack hands buf back to the Reader's Buffers, or the buffer that
+// readChunkPages grew it into for chunk (nil when none was read).
+func (pf *parquetFile) giveBack(buf []byte, chunk *chunkReaderAt) {
+	if chunk != nil {
+		pf.bufs.putEither(buf, chunk.data)
+	} else {
+		pf.bufs.put(buf)
+	}
 }
 
 // readChunkPages is readChunk that also hands every checked page header to
@@ -366,13 +377,7 @@ func (pf *parquetFile) scanColumn(ra io.ReaderAt, col leafColumn, ranges []rowRa
 	// parquet-go copies what it reads out of the chunk, so its bytes can
 	// be reused by the next column.
 	buf := pf.bufs.get()
-	defer func() {
-		if data != nil {
-			pf.bufs.putEither(buf, data.data)
-		} else {
-			pf.bufs.put(buf)
-		}
-	}()
+	defer func() { pf.giveBack(buf, data) }()
 	var values []parquet.Value
 	for _, r := range ranges {
 		if r.rows == 0 {

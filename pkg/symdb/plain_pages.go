@@ -37,34 +37,44 @@ type plainKey struct {
 	column   int
 }
 
-// plainLayouts are the page layouts of a parquet file's column chunks,
-// found once per chunk.
-type plainLayouts struct {
-	mu      sync.Mutex
-	columns map[plainKey]*plainColumn
+// layoutMemo keeps what was found once about a part of a parquet file
+// (the page layout of a column chunk, say), by key. Finding runs without
+// the lock: two first uses may both find it, and either result is kept.
+type layoutMemo[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
+
+// get returns the value of k, from find on first use; an error is not kept.
+func (l *layoutMemo[K, V]) get(k K, find func() (V, error)) (V, error) {
+	l.mu.Lock()
+	v, ok := l.m[k]
+	l.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := find()
+	if err != nil {
+		return v, err
+	}
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = make(map[K]V)
+	}
+	l.m[k] = v
+	l.mu.Unlock()
+	return v, nil
 }
 
 // plainLayout returns the page layout of a column chunk whose values have
 // valueBits bits each, reading the chunk's page headers on first use.
 func (pf *parquetFile) plainLayout(ra io.ReaderAt, rowGroup uint32, col leafColumn, valueBits int64) (*plainColumn, error) {
-	k := plainKey{rowGroup, col.index}
-	l := &pf.layouts
-	l.mu.Lock()
-	pc, ok := l.columns[k]
-	l.mu.Unlock()
-	if ok {
-		return pc, nil
-	}
-	pc, err := pf.readPlainLayout(ra, rowGroup, col, valueBits)
+	pc, err := pf.layouts.get(plainKey{rowGroup, col.index}, func() (*plainColumn, error) {
+		return pf.readPlainLayout(ra, rowGroup, col, valueBits)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("column %s: row group %d: %w", col.name, rowGroup, err)
 	}
-	l.mu.Lock()
-	if l.columns == nil {
-		l.columns = make(map[plainKey]*plainColumn)
-	}
-	l.columns[k] = pc
-	l.mu.Unlock()
 	return pc, nil
 }
 
@@ -109,11 +119,7 @@ func (pf *parquetFile) readPlainLayout(ra io.ReaderAt, rowGroup uint32, col leaf
 		return nil
 	})
 	// Only the page offsets are kept, not the chunk's bytes.
-	if chunk != nil {
-		pf.bufs.putEither(buf, chunk.data)
-	} else {
-		pf.bufs.put(buf)
-	}
+	pf.giveBack(buf, chunk)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -53,33 +52,15 @@ type dictionaryPage struct {
 	size     int64
 }
 
-// stringDictionaries are the dictionary layouts of a parquet file's row
-// groups, found once per row group.
-type stringDictionaries struct {
-	mu     sync.Mutex
-	groups map[uint32]*stringDictionary
-}
-
 // stringDictionary returns the dictionary layout of a row group's String
 // column, reading its column chunk on first use.
 func (pf *parquetFile) stringDictionary(ra io.ReaderAt, rowGroup uint32, col leafColumn) (*stringDictionary, error) {
-	ds := &pf.dictionaries
-	ds.mu.Lock()
-	d, ok := ds.groups[rowGroup]
-	ds.mu.Unlock()
-	if ok {
-		return d, nil
-	}
-	d, err := pf.readStringDictionary(ra, rowGroup, col)
+	d, err := pf.dictionaries.get(rowGroup, func() (*stringDictionary, error) {
+		return pf.readStringDictionary(ra, rowGroup, col)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("column %s: row group %d: %w", col.name, rowGroup, err)
 	}
-	ds.mu.Lock()
-	if ds.groups == nil {
-		ds.groups = make(map[uint32]*stringDictionary)
-	}
-	ds.groups[rowGroup] = d
-	ds.mu.Unlock()
 	return d, nil
 }
 
@@ -139,13 +120,7 @@ func (pf *parquetFile) readStringDictionary(ra io.ReaderAt, rowGroup uint32, col
 		rows += page.rows
 		return nil
 	})
-	defer func() {
-		if chunk != nil {
-			pf.bufs.putEither(buf, chunk.data)
-		} else {
-			pf.bufs.put(buf)
-		}
-	}()
+	defer func() { pf.giveBack(buf, chunk) }()
 	if err != nil {
 		return nil, err
 	}

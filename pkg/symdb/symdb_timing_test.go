@@ -217,26 +217,7 @@ func benchBucketBlock(tb testing.TB) (string, *blockreader.Meta) {
 // keepAllCache keeps every partition, as a partition cache that is large
 // enough does; unlike the Reader's default it is not a *mapCache, so the
 // Reader cannot tell that nothing will be loaded again.
-type keepAllCache struct {
-	mu sync.Mutex
-	m  map[uint64]*Partition
-}
-
-func (c *keepAllCache) Get(key uint64) (*Partition, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p, ok := c.m[key]
-	return p, ok
-}
-
-func (c *keepAllCache) Add(key uint64, p *Partition) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[uint64]*Partition)
-	}
-	c.m[key] = p
-}
+type keepAllCache struct{ mapCache }
 
 // BenchmarkLoadBenchBucket opens the symbols of a bench-bucket block and
 // loads every partition, with a fresh Reader each time: the cold path of a
