@@ -1,6 +1,7 @@
 package flamegraph
 
 import (
+	"math/bits"
 	"slices"
 	"sync"
 	"unsafe"
@@ -77,6 +78,36 @@ func (nt *nameTree) addSelf(self, nodeSelf []int64) {
 			self[nodeOf[i]] += v
 		}
 	}
+}
+
+// addLeafSelf adds each positive value of leafSelf, one per leaf of the
+// partition in leaves' order, to self at its leaf's name node. It visits
+// the leaves only, an eighth of the nodes that addSelf visits.
+func (nt *nameTree) addLeafSelf(self []int64, leaves *symdb.LeafIndex, leafSelf []int64) {
+	leafSelf = leafSelf[:leaves.Count]
+	r := 0
+	for w, lw := range leaves.Words {
+		for word := lw.Bits; word != 0; word &= word - 1 {
+			if v := leafSelf[r]; v > 0 {
+				i := w*64 + bits.TrailingZeros64(word)
+				if nt.nodeDelta != nil {
+					self[i+int(nt.nodeDelta[i])] += v
+				} else {
+					self[nt.nodeOf32[i]] += v
+				}
+			}
+			r++
+		}
+	}
+}
+
+// partitionValues are the values addPartition adds: per node in node, per
+// leaf of leaves in leaf, or both (node then holds inner nodes' values);
+// either may be nil.
+type partitionValues struct {
+	node   []int64
+	leaves *symdb.LeafIndex
+	leaf   []int64
 }
 
 // matches reports whether nt was built from p as it is now.
@@ -315,7 +346,7 @@ func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
 // truncating the partition's own tree to maxNodes nodes first when
 // maxNodes ≥ 1 (see AddPartitionTruncated). Only the nodes that survive
 // are looked up in t.
-func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64) {
+func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes int64) {
 	t.init()
 	nt := partitionNameTree(p, &t.build)
 	m := len(nt.parent)
@@ -333,7 +364,12 @@ func (t *Tree) addPartition(p *symdb.Partition, nodeSelf []int64, maxNodes int64
 	// Self per name node; values of the empty stack are dropped.
 	self := growInt64(sc.self, m)
 	clear(self)
-	nt.addSelf(self, nodeSelf)
+	if values.node != nil {
+		nt.addSelf(self, values.node)
+	}
+	if values.leaf != nil {
+		nt.addLeafSelf(self, values.leaves, values.leaf)
+	}
 	self[0] = 0
 
 	// Totals, children before parents. A node's total is never below a

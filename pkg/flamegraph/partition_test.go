@@ -2,6 +2,7 @@ package flamegraph
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -941,5 +942,66 @@ func TestConcurrentAddPartition(t *testing.T) {
 		if !slices.Equal(got[g], want[g]) {
 			t.Errorf("goroutine %d built %v, want %v", g, got[g], want[g])
 		}
+	}
+}
+
+// Values summed per leaf, with the inner nodes' values per node when there
+// are any, make the same tree as the same values per node.
+func TestAddLeavesTruncatedMatchesNodes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	split := func(p *symdb.Partition, values []int64) (leaf, inner []int64) {
+		leaves := p.Leaves()
+		leaf = make([]int64, leaves.Count)
+		for i, v := range values {
+			if k, ok := leaves.Leaf(int32(i)); ok {
+				leaf[k] = v
+			} else if v != 0 {
+				if inner == nil {
+					inner = make([]int64, len(values))
+				}
+				inner[i] = v
+			}
+		}
+		return leaf, inner
+	}
+	type input struct {
+		p      *symdb.Partition
+		values []int64
+	}
+	var inputs []input
+	for i := range 40 {
+		p, values := partitionOf(randomStacks(rng, 1+rng.IntN(60), 1+rng.IntN(6), 1+rng.IntN(20), i%3 == 0)...)
+		inputs = append(inputs, input{p, values})
+	}
+	big, bigValues := syntheticPartition(20_000, 7)
+	inputs = append(inputs, input{big, bigValues})
+	sawInner, sawLeavesOnly := false, false
+	for i, in := range inputs {
+		leaf, inner := split(in.p, in.values)
+		if inner != nil {
+			sawInner = true
+		} else {
+			sawLeavesOnly = true
+		}
+		for _, budget := range []int64{0, 5, 16} {
+			want, got := NewTree(), NewTree()
+			if err := want.AddPartitionTruncated(in.p, in.values, budget); err != nil {
+				t.Fatal(err)
+			}
+			if err := got.AddLeavesTruncated(in.p, leaf, inner, budget); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := treeDump(got), treeDump(want); !slices.Equal(g, w) {
+				t.Fatalf("case %d, budget %d: leaves made %v, nodes %v", i, budget, g, w)
+			}
+		}
+	}
+	if !sawInner || !sawLeavesOnly {
+		t.Errorf("cases with inner values: %v, with leaves only: %v; want both", sawInner, sawLeavesOnly)
+	}
+	p, values := inputs[0].p, inputs[0].values
+	leaf, _ := split(p, values)
+	if err := NewTree().AddLeavesTruncated(p, leaf[1:], nil, 0); !errors.Is(err, ErrPartitionShape) {
+		t.Errorf("one leaf value short: %v, want ErrPartitionShape", err)
 	}
 }

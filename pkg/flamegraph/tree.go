@@ -164,7 +164,7 @@ func (t *Tree) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
 		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
 			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
 	}
-	t.addPartition(p, nodeSelf, 0)
+	t.addPartition(p, partitionValues{node: nodeSelf}, 0)
 	return nil
 }
 

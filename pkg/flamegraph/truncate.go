@@ -36,7 +36,23 @@ func (t *Tree) AddPartitionTruncated(p *symdb.Partition, nodeSelf []int64, maxNo
 		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
 			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
 	}
-	t.addPartition(p, nodeSelf, max(maxNodes, 0))
+	t.addPartition(p, partitionValues{node: nodeSelf}, max(maxNodes, 0))
+	return nil
+}
+
+// AddLeavesTruncated is AddPartitionTruncated for values summed per leaf
+// of p's stack tree: leafSelf[k] is the value of leaf k of p.Leaves(), and
+// innerSelf, when not nil, holds the values of the other nodes, one per
+// node of p. Leaves are an eighth of the nodes, and only they are visited
+// when innerSelf is nil.
+func (t *Tree) AddLeavesTruncated(p *symdb.Partition, leafSelf, innerSelf []int64, maxNodes int64) error {
+	n := len(p.Parents)
+	leaves := p.Leaves()
+	if len(leafSelf) != leaves.Count || (innerSelf != nil && len(innerSelf) != n) || len(p.NodeLocations) != n {
+		return fmt.Errorf("partition %d: %d nodes, %d leaves, %d locations, %d leaf values, %d inner values: %w",
+			p.Key, n, leaves.Count, len(p.NodeLocations), len(leafSelf), len(innerSelf), ErrPartitionShape)
+	}
+	t.addPartition(p, partitionValues{node: innerSelf, leaves: leaves, leaf: leafSelf}, max(maxNodes, 0))
 	return nil
 }
 

@@ -348,19 +348,25 @@ func (m blockMerge) scan(ctx context.Context, b *bucket.Block, seen map[profileK
 }
 
 // addPartition adds one partition of the block values v to t, truncated
-// on its own, through per-node values lent by nodes.
+// on its own, from its sums per leaf. A call-site query zeroes the stacks
+// outside the call site in per-node values lent by nodes.
 func (m blockMerge) addPartition(t *flamegraph.Tree, v *stackValues, pv *partitionValues, nodes *nodeSums) error {
-	self := nodes.fill(pv)
-	defer nodes.done(pv)
-	if len(m.q.callSite) > 0 {
+	var err error
+	if len(m.q.callSite) == 0 {
+		err = t.AddLeavesTruncated(pv.part, pv.leaf, pv.inner, m.partitionMax)
+	} else {
+		// Stacks outside the call site are zeroed node by node.
+		self := nodes.fill(pv)
 		match := flamegraph.NewCallSiteMatcher(m.q.callSite).Match(pv.part)
 		for n := range self {
 			if !match[n] {
 				self[n] = 0
 			}
 		}
+		err = t.AddPartitionTruncated(pv.part, self, m.partitionMax)
+		nodes.done(pv)
 	}
-	if err := t.AddPartitionTruncated(pv.part, self, m.partitionMax); err != nil {
+	if err != nil {
 		return wrapBlock(v.block, err)
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"golang.org/x/sync/errgroup"
@@ -228,7 +227,7 @@ type stackValues struct {
 // for the first of them. Consumers get per-node values from nodeSums.
 type partitionValues struct {
 	part   *symdb.Partition
-	leaves *leafIndex
+	leaves *symdb.LeafIndex
 	leaf   []int64 // per leaf; allocated by the first add
 	inner  []int64 // per node; nil until an inner node has a value
 }
@@ -319,11 +318,11 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 		return err
 	}
 	if pv.leaf == nil {
-		pv.leaves = partitionLeaves(pv.part)
-		pv.leaf = a.sums.get(pv.leaves.count)
+		pv.leaves = pv.part.Leaves()
+		pv.leaf = a.sums.get(pv.leaves.Count)
 	}
 	// IDs 1 ≤ id ≤ lastDirect are their own node (see DirectIDs).
-	words, leaf, lastDirect := pv.leaves.words, pv.leaf, max(pv.part.DirectIDs(), 1)-1
+	words, leaf, lastDirect := pv.leaves.Words, pv.leaf, max(pv.part.DirectIDs(), 1)-1
 	values := row.Values[:len(row.StacktraceIDs)]
 	for i, id := range row.StacktraceIDs {
 		v := values[i]
@@ -341,8 +340,8 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 		}
 		w := words[node>>6]
 		bit := uint64(1) << (node & 63)
-		if w.bits&bit != 0 {
-			leaf[w.rank+uint32(bits.OnesCount64(w.bits&(bit-1)))] += v
+		if w.Bits&bit != 0 {
+			leaf[w.Rank+uint32(bits.OnesCount64(w.Bits&(bit-1)))] += v
 			continue
 		}
 		if pv.inner == nil {
@@ -379,8 +378,8 @@ func (n *nodeSums) fill(pv *partitionValues) []int64 {
 	}
 	if pv.leaf != nil {
 		r := 0
-		for w, lw := range pv.leaves.words {
-			for word := lw.bits; word != 0; word &= word - 1 {
+		for w, lw := range pv.leaves.Words {
+			for word := lw.Bits; word != 0; word &= word - 1 {
 				self[w*64+bits.TrailingZeros64(word)] += pv.leaf[r]
 				r++
 			}
@@ -396,8 +395,8 @@ func (n *nodeSums) done(pv *partitionValues) {
 		clear(self)
 		return
 	}
-	for w, lw := range pv.leaves.words {
-		for word := lw.bits; word != 0; word &= word - 1 {
+	for w, lw := range pv.leaves.Words {
+		for word := lw.Bits; word != 0; word &= word - 1 {
 			self[w*64+bits.TrailingZeros64(word)] = 0
 		}
 	}
@@ -407,58 +406,6 @@ func (n *nodeSums) done(pv *partitionValues) {
 func (n *nodeSums) release() {
 	n.sums.put(n.buf)
 	n.buf = nil
-}
-
-// leafIndex numbers the leaves of a partition's stack tree, the nodes that
-// are no node's parent, in node order: node i is a leaf when bit i%64 of
-// words[i/64].bits is set, and then leaf number words[i/64].rank plus the
-// leaves below it in its word. A word and its rank share a cache line.
-type leafIndex struct {
-	words []leafWord
-	count int
-}
-
-type leafWord struct {
-	bits uint64
-	rank uint32
-}
-
-func (ix *leafIndex) SizeBytes() int64 {
-	return int64(unsafe.Sizeof(*ix)) + int64(cap(ix.words))*int64(unsafe.Sizeof(leafWord{}))
-}
-
-type leafIndexKey struct{}
-
-// partitionLeaves returns the leafIndex of p, built on first use and kept
-// with p.
-func partitionLeaves(p *symdb.Partition) *leafIndex {
-	ix := p.Derived(leafIndexKey{}, func() any { return buildLeafIndex(p.Parents) }).(*leafIndex)
-	if len(ix.words) != (len(p.Parents)+63)/64 {
-		// Partitions are immutable; only hand-built test partitions grow.
-		return buildLeafIndex(p.Parents)
-	}
-	return ix
-}
-
-func buildLeafIndex(parents []int32) *leafIndex {
-	words := make([]leafWord, (len(parents)+63)/64)
-	for w := range words {
-		words[w].bits = ^uint64(0)
-	}
-	if tail := len(parents) % 64; tail != 0 {
-		words[len(words)-1].bits = 1<<tail - 1
-	}
-	for _, par := range parents {
-		if par >= 0 {
-			words[par/64].bits &^= 1 << (par % 64)
-		}
-	}
-	count := 0
-	for w := range words {
-		words[w].rank = uint32(count)
-		count += bits.OnesCount64(words[w].bits)
-	}
-	return &leafIndex{words: words, count: count}
 }
 
 func (a *stackValues) partition(key uint64) (*partitionValues, error) {
