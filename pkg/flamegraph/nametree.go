@@ -19,15 +19,13 @@ import (
 // Name node 0 is the virtual root; parent[i] < i for every other node, and
 // names[nameOf(i)] is its function name.
 type nameTree struct {
-	// The name node of the stack ending at partition node i (0, the empty
-	// stack, for a chunk root or a stack of line-less locations only) is
-	// i + nodeDelta[i] when that fits 16 bits for every node, else
-	// nodeOf32[i]; the other is nil. Name nodes are made as the partition's
-	// nodes are walked, so they are seldom far apart: only a partition
-	// whose later chunks repeat the stacks of an earlier one needs 32 bits.
-	nodeDelta []int16
-	nodeOf32  []int32
-	parent    []int32
+	// leafName[k] is the name node of the stack ending at leaf k of the
+	// partition (see symdb.LeafIndex), where samples sit: 0, the empty
+	// stack, for a chunk root or a stack of line-less locations only. The
+	// name nodes of all nodes, which only a query with values on inner
+	// nodes needs, are a nodeMap of their own (see partitionNodeMap).
+	leafName []int32
+	parent   []int32
 	// The index into names of each node's name, in name16 when there are
 	// at most 1<<16 names (a partition has a few thousand), else in
 	// name32; the other is nil. The root's entry means nothing.
@@ -48,7 +46,7 @@ type nameTree struct {
 // partition's strings), so that a partition cache counts it (see
 // symdb.Partition.Derived).
 func (nt *nameTree) SizeBytes() int64 {
-	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.nodeDelta) + sliceBytes(nt.nodeOf32) + sliceBytes(nt.parent) +
+	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.leafName) + sliceBytes(nt.parent) +
 		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names) + sliceBytes(nt.hashes)
 }
 
@@ -60,11 +58,35 @@ func (nt *nameTree) nameOf(j int32) int32 {
 	return nt.name32[j]
 }
 
+// nodeMap holds the name node of the stack ending at every node of a
+// partition: i + delta[i] when that fits 16 bits for every node, else
+// of32[i]; the other is nil. Name nodes are made as the partition's nodes
+// are walked, so they are seldom far apart: only a partition whose later
+// chunks repeat the stacks of an earlier one needs 32 bits.
+type nodeMap struct {
+	delta []int16
+	of32  []int32
+}
+
+func newNodeMap(nodeOf []int32) *nodeMap {
+	if delta := nodeDeltas(nodeOf); delta != nil {
+		return &nodeMap{delta: delta}
+	}
+	return &nodeMap{of32: slices.Clone(nodeOf)}
+}
+
+// SizeBytes is the memory nm holds, for the partition cache.
+func (nm *nodeMap) SizeBytes() int64 {
+	return int64(unsafe.Sizeof(*nm)) + sliceBytes(nm.delta) + sliceBytes(nm.of32)
+}
+
+func (nm *nodeMap) len() int { return max(len(nm.delta), len(nm.of32)) }
+
 // addSelf adds each positive value of nodeSelf, one per partition node,
 // to self at its node's name node.
-func (nt *nameTree) addSelf(self, nodeSelf []int64) {
-	if nt.nodeDelta != nil {
-		delta := nt.nodeDelta[:len(nodeSelf)]
+func (nm *nodeMap) addSelf(self, nodeSelf []int64) {
+	if nm.delta != nil {
+		delta := nm.delta[:len(nodeSelf)]
 		for i, v := range nodeSelf {
 			if v > 0 {
 				self[i+int(delta[i])] += v
@@ -72,7 +94,7 @@ func (nt *nameTree) addSelf(self, nodeSelf []int64) {
 		}
 		return
 	}
-	nodeOf := nt.nodeOf32[:len(nodeSelf)]
+	nodeOf := nm.of32[:len(nodeSelf)]
 	for i, v := range nodeSelf {
 		if v > 0 {
 			self[nodeOf[i]] += v
@@ -81,33 +103,23 @@ func (nt *nameTree) addSelf(self, nodeSelf []int64) {
 }
 
 // addLeafSelf adds each positive value of leafSelf, one per leaf of the
-// partition in leaves' order, to self at its leaf's name node. It visits
-// the leaves only, an eighth of the nodes that addSelf visits.
-func (nt *nameTree) addLeafSelf(self []int64, leaves *symdb.LeafIndex, leafSelf []int64) {
-	leafSelf = leafSelf[:leaves.Count]
-	r := 0
-	for w, lw := range leaves.Words {
-		for word := lw.Bits; word != 0; word &= word - 1 {
-			if v := leafSelf[r]; v > 0 {
-				i := w*64 + bits.TrailingZeros64(word)
-				if nt.nodeDelta != nil {
-					self[i+int(nt.nodeDelta[i])] += v
-				} else {
-					self[nt.nodeOf32[i]] += v
-				}
-			}
-			r++
+// partition, to self at its leaf's name node. It visits the leaves only,
+// an eighth of the nodes that a nodeMap's addSelf visits.
+func (nt *nameTree) addLeafSelf(self, leafSelf []int64) {
+	leafName := nt.leafName[:len(leafSelf)]
+	for k, v := range leafSelf {
+		if v > 0 {
+			self[leafName[k]] += v
 		}
 	}
 }
 
 // partitionValues are the values addPartition adds: per node in node, per
-// leaf of leaves in leaf, or both (node then holds inner nodes' values);
-// either may be nil.
+// leaf of the partition in leaf, or both (node then holds inner nodes'
+// values); either may be nil.
 type partitionValues struct {
-	node   []int64
-	leaves *symdb.LeafIndex
-	leaf   []int64
+	node []int64
+	leaf []int64
 }
 
 // matches reports whether nt was built from p as it is now.
@@ -131,7 +143,10 @@ type nameTreeScratch struct {
 // buildNameTree resolves every node of p, parents first. A location's
 // lines are stored innermost first and enter the tree outermost first; a
 // location without lines maps to its parent's node.
-func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
+//
+// The name node of every partition node is left in scratch.nodeOf, for
+// partitionNodeMap.
+func buildNameTree(p *symdb.Partition, leaves *symdb.LeafIndex, scratch *nameTreeScratch) *nameTree {
 	children := &scratch.children
 	n := len(p.Parents)
 	// Every line of every node could make a name node: an upper bound
@@ -207,10 +222,14 @@ func buildNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
 		}
 		nodeOf[i] = cur
 	}
-	scratch.nodeOf, scratch.parent, scratch.name = nodeOf[:0], nt.parent[:0], name[:0]
-	nt.nodeDelta = nodeDeltas(nodeOf)
-	if nt.nodeDelta == nil {
-		nt.nodeOf32 = slices.Clone(nodeOf)
+	scratch.nodeOf, scratch.parent, scratch.name = nodeOf, nt.parent[:0], name[:0]
+	nt.leafName = make([]int32, leaves.Count)
+	k := 0
+	for w, lw := range leaves.Words {
+		for word := lw.Bits; word != 0; word &= word - 1 {
+			nt.leafName[k] = nodeOf[w*64+bits.TrailingZeros64(word)]
+			k++
+		}
 	}
 	nt.parent = slices.Clone(nt.parent)
 	if len(nt.names) <= 1<<16 {
@@ -246,12 +265,34 @@ type nameTreeKey struct{}
 // partitionNameTree returns the name tree of p, built on first use and kept
 // with p, so it lives exactly as long as the partition does.
 func partitionNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
-	nt := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p, scratch) }).(*nameTree)
+	// Outside Derived's build: it holds the partition's lock.
+	leaves := p.Leaves()
+	nt := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p, leaves, scratch) }).(*nameTree)
 	if !nt.matches(p) {
 		// Partitions are immutable; only hand-built test partitions grow.
-		return buildNameTree(p, scratch)
+		return buildNameTree(p, leaves, scratch)
 	}
 	return nt
+}
+
+type nodeMapKey struct{}
+
+// partitionNodeMap returns the name node of every node of p, built on
+// first use and kept with p. It builds p's name tree again, which numbers
+// name nodes as the kept one does, and keeps only the node map: queries
+// with values on inner nodes are rare, and a map for every partition
+// would be 2 bytes per node.
+func partitionNodeMap(p *symdb.Partition, scratch *nameTreeScratch) *nodeMap {
+	leaves := p.Leaves()
+	build := func() *nodeMap {
+		buildNameTree(p, leaves, scratch)
+		return newNodeMap(scratch.nodeOf[:len(p.Parents)])
+	}
+	nm := p.Derived(nodeMapKey{}, func() any { return build() }).(*nodeMap)
+	if nm.len() != len(p.Parents) {
+		return build()
+	}
+	return nm
 }
 
 // partitionScratch holds the per-partition arrays of addPartition, reused
@@ -349,9 +390,13 @@ func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
 func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes int64) {
 	t.init()
 	nt := partitionNameTree(p, &t.build)
+	var nodes *nodeMap
+	if values.node != nil {
+		nodes = partitionNodeMap(p, &t.build)
+	}
 	m := len(nt.parent)
-	// Borrowed once the name tree is there: building it may wait for
-	// another goroutine's build of the same partition.
+	// Borrowed once the name tree and node map are there: building them
+	// may wait for another goroutine's build of the same partition.
 	sc := t.own
 	if t.shared != nil {
 		sc = t.shared.get()
@@ -364,11 +409,11 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 	// Self per name node; values of the empty stack are dropped.
 	self := growInt64(sc.self, m)
 	clear(self)
-	if values.node != nil {
-		nt.addSelf(self, values.node)
+	if nodes != nil {
+		nodes.addSelf(self, values.node)
 	}
 	if values.leaf != nil {
-		nt.addLeafSelf(self, values.leaves, values.leaf)
+		nt.addLeafSelf(self, values.leaf)
 	}
 	self[0] = 0
 

@@ -57,7 +57,7 @@ func BenchmarkBuildNameTree(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, p := range parts {
-			buildNameTree(p, &scratch)
+			buildNameTree(p, p.Leaves(), &scratch)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(parts))/1e6, "ms/partition")

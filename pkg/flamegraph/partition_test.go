@@ -632,10 +632,10 @@ func TestNameTreeScratchReuse(t *testing.T) {
 
 	var scratch nameTreeScratch
 	for i, p := range parts {
-		got := buildNameTree(p, &scratch)
-		want := buildNameTree(p, &nameTreeScratch{})
+		got := buildNameTree(p, p.Leaves(), &scratch)
+		want := buildNameTree(p, p.Leaves(), &nameTreeScratch{})
 		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name16, want.name16) || !slices.Equal(got.name32, want.name32) ||
-			!slices.Equal(got.nodeDelta, want.nodeDelta) || !slices.Equal(got.nodeOf32, want.nodeOf32) || !slices.Equal(got.names, want.names) {
+			!slices.Equal(got.leafName, want.leafName) || !slices.Equal(got.names, want.names) {
 			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name16, want.parent, want.name16)
 		}
 	}
@@ -694,15 +694,19 @@ func TestResetKeepsNames(t *testing.T) {
 	}
 }
 
-// A partition counts its name tree in its size, for the partition cache.
+// A partition counts its name tree, and what else flame graphs derive from
+// it, in its size, for the partition cache.
 func TestNameTreeIsSized(t *testing.T) {
 	p, values := partitionOf(stackValue{"a;b;c", 1}, stackValue{"a;d", 2})
 	before := p.SizeBytes()
 	if err := NewTree().AddPartition(p, values); err != nil {
 		t.Fatal(err)
 	}
+	// Values per node build the name tree, the leaf index it is built
+	// with, and the node map.
 	nt := partitionNameTree(p, &nameTreeScratch{})
-	if got, want := p.SizeBytes(), before+nt.SizeBytes(); got != want || nt.SizeBytes() <= 0 {
+	derived := nt.SizeBytes() + p.Leaves().SizeBytes() + partitionNodeMap(p, &nameTreeScratch{}).SizeBytes()
+	if got, want := p.SizeBytes(), before+derived; got != want || nt.SizeBytes() <= 0 {
 		t.Errorf("partition of %d bytes with a name tree of %d: SizeBytes %d, want %d", before, nt.SizeBytes(), got, want)
 	}
 }
@@ -757,13 +761,17 @@ func TestNameTreeCompactForms(t *testing.T) {
 			if len(nt.names) != tc.names || (nt.name32 != nil) != tc.wideNames || (nt.name16 != nil) == tc.wideNames {
 				t.Errorf("%d names in 16 bits %v, in 32 bits %v; want wide %v", len(nt.names), nt.name16 != nil, nt.name32 != nil, tc.wideNames)
 			}
-			if (nt.nodeOf32 != nil) != tc.wideNodes || (nt.nodeDelta != nil) == tc.wideNodes {
-				t.Errorf("name nodes as distances %v, in 32 bits %v; want wide %v", nt.nodeDelta != nil, nt.nodeOf32 != nil, tc.wideNodes)
+			nm := partitionNodeMap(p, &nameTreeScratch{})
+			if (nm.of32 != nil) != tc.wideNodes || (nm.delta != nil) == tc.wideNodes {
+				t.Errorf("name nodes as distances %v, in 32 bits %v; want wide %v", nm.delta != nil, nm.of32 != nil, tc.wideNodes)
 			}
-			want := int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.nodeDelta)+cap(nt.name16)) +
-				4*int64(cap(nt.nodeOf32)+cap(nt.parent)+cap(nt.name32)+cap(nt.hashes)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+			want := int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.name16)) +
+				4*int64(cap(nt.leafName)+cap(nt.parent)+cap(nt.name32)+cap(nt.hashes)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
 			if got := nt.SizeBytes(); got != want {
 				t.Errorf("name tree of %d nodes sized %d bytes, want %d", len(nt.parent), got, want)
+			}
+			if got, want := nm.SizeBytes(), int64(unsafe.Sizeof(*nm))+2*int64(cap(nm.delta))+4*int64(cap(nm.of32)); got != want {
+				t.Errorf("node map sized %d bytes, want %d", got, want)
 			}
 
 			tr := NewTree()
@@ -1003,5 +1011,31 @@ func TestAddLeavesTruncatedMatchesNodes(t *testing.T) {
 	leaf, _ := split(p, values)
 	if err := NewTree().AddLeavesTruncated(p, leaf[1:], nil, 0); !errors.Is(err, ErrPartitionShape) {
 		t.Errorf("one leaf value short: %v, want ErrPartitionShape", err)
+	}
+}
+
+// Values on leaves only do not make a partition hold a map of every node.
+func TestLeafValuesKeepNoNodeMap(t *testing.T) {
+	p, values := partitionOf(stackValue{"a;b;c", 1}, stackValue{"a;d", 2}, stackValue{"e", 3})
+	before := p.SizeBytes()
+	leaves := p.Leaves()
+	leaf := make([]int64, leaves.Count)
+	for i, v := range values {
+		if k, ok := leaves.Leaf(int32(i)); ok {
+			leaf[k] = v
+		} else if v != 0 {
+			t.Fatalf("node %d is not a leaf but has value %d", i, v)
+		}
+	}
+	tr := NewTree()
+	if err := tr.AddLeavesTruncated(p, leaf, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	nt := partitionNameTree(p, &nameTreeScratch{})
+	if got, want := p.SizeBytes(), before+leaves.SizeBytes()+nt.SizeBytes(); got != want {
+		t.Errorf("partition holds %d bytes after leaf values, want %d: the name tree and leaf index only", got, want)
+	}
+	if g, w := treeDump(tr), treeDump(treeOf(stackValue{"a;b;c", 1}, stackValue{"a;d", 2}, stackValue{"e", 3})); !slices.Equal(g, w) {
+		t.Errorf("tree %v, want %v", g, w)
 	}
 }

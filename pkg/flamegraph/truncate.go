@@ -52,7 +52,7 @@ func (t *Tree) AddLeavesTruncated(p *symdb.Partition, leafSelf, innerSelf []int6
 		return fmt.Errorf("partition %d: %d nodes, %d leaves, %d locations, %d leaf values, %d inner values: %w",
 			p.Key, n, leaves.Count, len(p.NodeLocations), len(leafSelf), len(innerSelf), ErrPartitionShape)
 	}
-	t.addPartition(p, partitionValues{node: innerSelf, leaves: leaves, leaf: leafSelf}, max(maxNodes, 0))
+	t.addPartition(p, partitionValues{node: innerSelf, leaf: leafSelf}, max(maxNodes, 0))
 	return nil
 }
 
