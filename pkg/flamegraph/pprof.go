@@ -3,6 +3,7 @@ package flamegraph
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -174,6 +175,9 @@ type ProfileBuilder struct {
 	// encoded holds each goroutine's share of the encoded samples in
 	// AppendEncoded, kept for the next profile.
 	encoded [][]byte
+	// leafNodes holds per-node values that AddPartitionLeaves spreads from
+	// leaf values for the paths that walk every node.
+	leafNodes []int64
 }
 
 // NewProfileBuilder starts a profile of type pt for the query range
@@ -381,14 +385,7 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
 			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
 	}
-	if !b.fast.pinned && !b.fast.pin() {
-		b.forget()
-		b.fast.pinned = true
-	}
-	b.locMap = resetMap(b.locMap, len(p.Locations))
-	b.fnMap = resetMap(b.fnMap, len(p.Functions))
-	b.mapMap = resetMap(b.mapMap, len(p.Mappings))
-	b.strMapped = false
+	b.beginPartition(p)
 	if b.pgo != nil && (b.pgo.KeepLocations > 0 || b.pgo.AggregateCallees) {
 		b.addPartitionPGO(p, nodeSelf)
 		return nil
@@ -407,7 +404,7 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 	}
 	truncate := b.maxNodes > 0 && b.pgo == nil
 	if !truncate {
-		b.addPartitionFast(p, nodeSelf, match)
+		b.addPartitionFast(p, nodeSelf, nil, match)
 		return nil
 	}
 	parents := p.Parents
@@ -438,6 +435,48 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 	b.nodeMap = nodeMap
 	b.addTruncated(p, nodeSelf, match)
 	return nil
+}
+
+// AddPartitionLeaves is AddPartition for values summed per leaf of p's
+// stack tree: leafSelf[k] is the value of leaf k of p.Leaves(), and no
+// other node has one. Without a budget, a call site or go_pgo, only the
+// leaves are visited.
+func (b *ProfileBuilder) AddPartitionLeaves(p *symdb.Partition, leafSelf []int64) error {
+	n := len(p.Parents)
+	leaves := p.Leaves()
+	if len(leafSelf) != leaves.Count || len(p.NodeLocations) != n {
+		return fmt.Errorf("partition %d: %d nodes, %d leaves, %d locations, %d leaf values: %w",
+			p.Key, n, leaves.Count, len(p.NodeLocations), len(leafSelf), ErrPartitionShape)
+	}
+	if b.pgo != nil || len(b.callSite) > 0 || b.maxNodes > 0 {
+		// The other paths walk values per node.
+		self := growInt64(b.leafNodes, n)
+		clear(self)
+		k := 0
+		for w, lw := range leaves.Words {
+			for word := lw.Bits; word != 0; word &= word - 1 {
+				self[w*64+bits.TrailingZeros64(word)] = leafSelf[k]
+				k++
+			}
+		}
+		b.leafNodes = self
+		return b.AddPartition(p, self)
+	}
+	b.beginPartition(p)
+	b.addPartitionFast(p, nil, leafSelf, nil)
+	return nil
+}
+
+// beginPartition readies b for partition p.
+func (b *ProfileBuilder) beginPartition(p *symdb.Partition) {
+	if !b.fast.pinned && !b.fast.pin() {
+		b.forget()
+		b.fast.pinned = true
+	}
+	b.locMap = resetMap(b.locMap, len(p.Locations))
+	b.fnMap = resetMap(b.fnMap, len(p.Functions))
+	b.mapMap = resetMap(b.mapMap, len(p.Mappings))
+	b.strMapped = false
 }
 
 // addTruncated adds the selected values of partition p truncated to

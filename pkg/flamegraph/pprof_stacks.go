@@ -552,7 +552,10 @@ func (ix *hashIndex) grow() {
 // when no equal stack has carried a value before, so every distinct stack
 // with a value is one sample. With several shards, each is filled by a
 // goroutine of its own while the caller's waits.
-func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, match []bool) {
+//
+// The values are nodeSelf, one per node, or leafSelf, one per leaf of p
+// (see symdb.LeafIndex); then only the leaves are visited.
+func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf, leafSelf []int64, match []bool) {
 	ps := partitionPprofStacks(p)
 	fs := &b.fast
 	if len(fs.shards) == 0 {
@@ -579,8 +582,16 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf []int64, 
 	if fresh {
 		gloc = resetMap(nil, len(p.Locations))
 	}
-	goRanges(len(nodeSelf), shards, func(w, lo, hi int) {
-		deal(ps, p, nodeSelf, match, &kp.samples, lo, hi, dealt[w])
+	ranges := len(nodeSelf)
+	if leafSelf != nil {
+		ranges = len(p.Leaves().Words)
+	}
+	goRanges(ranges, shards, func(w, lo, hi int) {
+		if leafSelf != nil {
+			dealLeaves(ps, p, leafSelf, &kp.samples, lo, hi, dealt[w])
+		} else {
+			deal(ps, p, nodeSelf, match, &kp.samples, lo, hi, dealt[w])
+		}
 		if fresh {
 			locs := len(ps.usedLocs)
 			fs.findLocations(p, ps, ps.usedLocs[locs*w/shards:locs*(w+1)/shards], gloc)
@@ -654,6 +665,40 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, k
 			h, shard := ps.stack(p, int(i))
 			k := shard % shards
 			dealt[k] = append(dealt[k], dealtNode{hash: h, value: nodeSelf[i], node: i, sample: -1})
+		}
+	}
+}
+
+// dealLeaves is deal for values per leaf of p, over the leaves of words
+// [lo, hi) of p's leaf index.
+func dealLeaves(ps *pprofStacks, p *symdb.Partition, leafSelf []int64, known *knownSamples, lo, hi int, dealt [][]dealtNode) {
+	for k := range dealt {
+		dealt[k] = dealt[k][:0]
+	}
+	shards := uint32(len(dealt))
+	parents := p.Parents
+	knownBits, knownRank, samples := known.known, known.rank, known.samples
+	words := p.Leaves().Words
+	if lo >= hi {
+		return
+	}
+	leaf := int(words[lo].Rank)
+	for w := lo; w < hi; w++ {
+		for word := words[w].Bits; word != 0; word &= word - 1 {
+			v := leafSelf[leaf]
+			leaf++
+			i := int32(w*64 + bits.TrailingZeros64(word))
+			if v <= 0 || parents[i] < 0 {
+				continue
+			}
+			if s := knownSample(knownBits, knownRank, samples, i); s >= 0 {
+				k := uint32(s) % shards
+				dealt[k] = append(dealt[k], dealtNode{value: v, node: i, sample: s / int32(shards)})
+				continue
+			}
+			h, shard := ps.stack(p, int(i))
+			k := shard % shards
+			dealt[k] = append(dealt[k], dealtNode{hash: h, value: v, node: i, sample: -1})
 		}
 	}
 }

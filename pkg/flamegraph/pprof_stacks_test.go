@@ -2,6 +2,7 @@ package flamegraph
 
 import (
 	"bytes"
+	"errors"
 	"maps"
 	"math/rand/v2"
 	"runtime"
@@ -400,4 +401,80 @@ func knownSampleCounts(b *ProfileBuilder) map[*symdb.Partition]int {
 		counts[w.Value()] = len(kp.samples.samples)
 	}
 	return counts
+}
+
+// Values per leaf make the same profile as the same values per node, on a
+// fresh and on a reused builder, with every path a builder takes.
+func TestProfileBuilderLeaves(t *testing.T) {
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	a, av := syntheticPartition(3000, 1)
+	bp, bv := syntheticPartition(3000, 2)
+	// The leaves' values, and the inner nodes' dropped from the node values.
+	toLeaves := func(p *symdb.Partition, values []int64) []int64 {
+		leaves := p.Leaves()
+		leaf := make([]int64, leaves.Count)
+		for i, v := range values {
+			if k, ok := leaves.Leaf(int32(i)); ok {
+				leaf[k] = v
+			} else {
+				values[i] = 0
+			}
+		}
+		return leaf
+	}
+	al, bl := toLeaves(a, av), toLeaves(bp, bv)
+	configs := []struct {
+		name string
+		set  func(b *ProfileBuilder)
+	}{
+		{"plain", func(*ProfileBuilder) {}},
+		{"budget", func(b *ProfileBuilder) { b.SetMaxNodes(50) }},
+		{"call site", func(b *ProfileBuilder) { b.SetCallSite([]string{"f0"}) }},
+	}
+	for _, c := range configs {
+		for _, parallelism := range []int{1, 3} {
+			byNode := func(b *ProfileBuilder) []byte {
+				c.set(b)
+				return encodeAdded(t, b, parallelism, []added{{a, av}, {bp, bv}})
+			}
+			byLeaf := func(b *ProfileBuilder) []byte {
+				t.Helper()
+				c.set(b)
+				b.SetParallelism(parallelism)
+				for _, x := range []struct {
+					p    *symdb.Partition
+					leaf []int64
+				}{{a, al}, {bp, bl}} {
+					if err := b.AddPartitionLeaves(x.p, x.leaf); err != nil {
+						t.Fatal(err)
+					}
+				}
+				checkedBuild(t, b)
+				enc, err := b.AppendEncoded(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return enc
+			}
+			want := byNode(NewProfileBuilder(pt, 0, 1))
+			if got := byLeaf(NewProfileBuilder(pt, 0, 1)); !bytes.Equal(got, want) {
+				t.Errorf("%s, parallelism %d: leaf values encode to %d bytes that differ from the node values' %d", c.name, parallelism, len(got), len(want))
+			}
+			// A builder that learnt the partitions from node values, then
+			// given leaf values, and the other way round.
+			reused := NewProfileBuilder(pt, 0, 1)
+			byNode(reused)
+			reused.Reset(pt, 0, 1)
+			if got := byLeaf(reused); !bytes.Equal(got, want) {
+				t.Errorf("%s, parallelism %d: leaf values on a reused builder differ", c.name, parallelism)
+			}
+			reused.Reset(pt, 0, 1)
+			if got := byNode(reused); !bytes.Equal(got, want) {
+				t.Errorf("%s, parallelism %d: node values after leaf values differ", c.name, parallelism)
+			}
+		}
+	}
+	if err := NewProfileBuilder(pt, 0, 1).AddPartitionLeaves(a, al[1:]); !errors.Is(err, ErrPartitionShape) {
+		t.Errorf("one leaf value short: %v, want ErrPartitionShape", err)
+	}
 }

@@ -259,8 +259,13 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 		err := s.streamStackValues(ctx, tenant, sub, func(v *stackValues) error {
 			defer v.release()
 			for _, pv := range v.sorted() {
-				err := b.AddPartition(pv.part, nodes.fill(pv))
-				nodes.done(pv)
+				var err error
+				if pv.inner == nil {
+					err = b.AddPartitionLeaves(pv.part, pv.leaf)
+				} else {
+					err = b.AddPartition(pv.part, nodes.fill(pv))
+					nodes.done(pv)
+				}
 				if err != nil {
 					return wrapBlock(v.block, err)
 				}
