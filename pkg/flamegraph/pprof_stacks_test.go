@@ -264,6 +264,13 @@ func encodeAdded(t *testing.T, b *ProfileBuilder, parallelism int, parts []added
 			t.Fatal(err)
 		}
 	}
+	return checkedEncode(t, b)
+}
+
+// checkedEncode returns the encoded profile of b, checked against the
+// built one (checkedBuild).
+func checkedEncode(t *testing.T, b *ProfileBuilder) []byte {
+	t.Helper()
 	checkedBuild(t, b)
 	enc, err := b.AppendEncoded(nil)
 	if err != nil {
@@ -449,12 +456,7 @@ func TestProfileBuilderLeaves(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				checkedBuild(t, b)
-				enc, err := b.AppendEncoded(nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return enc
+				return checkedEncode(t, b)
 			}
 			want := byNode(NewProfileBuilder(pt, 0, 1))
 			if got := byLeaf(NewProfileBuilder(pt, 0, 1)); !bytes.Equal(got, want) {
