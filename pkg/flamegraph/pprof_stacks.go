@@ -40,12 +40,9 @@ type pprofStacks struct {
 	locHash  []uint64
 	usedLocs []int32
 
-	// leafBits has bit i set when node i is a leaf; leafRank[w] counts the
-	// leaves of the words before w, so that leaf i is number
-	// leafRank[i/64] + (leaves below i in its word) of leafHash and
-	// leafShard.
-	leafBits  []uint64
-	leafRank  []uint32
+	// leafHash and leafShard are indexed by leaf number in leaves, the
+	// partition's own index (held by the partition, not counted here).
+	leaves    *symdb.LeafIndex
 	leafHash  []uint64
 	leafShard []uint32
 
@@ -65,8 +62,8 @@ const shardDepth = 4
 // cache (symdb.Partition.Derived).
 func (ps *pprofStacks) SizeBytes() int64 {
 	return int64(unsafe.Sizeof(*ps)) +
-		8*int64(cap(ps.locHash)+cap(ps.leafBits)+cap(ps.leafHash)) +
-		4*int64(cap(ps.usedLocs)+cap(ps.leafRank)+cap(ps.leafShard))
+		8*int64(cap(ps.locHash)+cap(ps.leafHash)) +
+		4*int64(cap(ps.usedLocs)+cap(ps.leafShard))
 }
 
 func (ps *pprofStacks) matches(p *symdb.Partition) bool {
@@ -181,9 +178,11 @@ func mixStack(parent, loc uint64) uint64 {
 	return h
 }
 
-func buildPprofStacks(p *symdb.Partition) *pprofStacks {
+// buildPprofStacks builds the pprofStacks of p, whose leaf index is leaves.
+func buildPprofStacks(p *symdb.Partition, leaves *symdb.LeafIndex) *pprofStacks {
 	n := len(p.Parents)
 	ps := &pprofStacks{
+		leaves:    leaves,
 		locHash:   make([]uint64, len(p.Locations)),
 		nodes:     n,
 		locations: len(p.Locations),
@@ -200,28 +199,16 @@ func buildPprofStacks(p *symdb.Partition) *pprofStacks {
 		ps.locHash[li] = maphash.Bytes(pprofStackSeed, key)
 	}
 
-	// Leaves: every node but a root, less the parents.
-	ps.leafBits = make([]uint64, (n+63)/64)
 	used := make([]bool, len(p.Locations))
 	for i, par := range p.Parents {
 		if par >= 0 {
-			ps.leafBits[i/64] |= 1 << (i % 64)
 			used[p.NodeLocations[i]] = true
 		}
 	}
-	for _, par := range p.Parents {
-		if par >= 0 {
-			ps.leafBits[par/64] &^= 1 << (par % 64)
-		}
-	}
-	ps.leafRank = make([]uint32, len(ps.leafBits))
-	leaves := 0
-	for w, word := range ps.leafBits {
-		ps.leafRank[w] = uint32(leaves)
-		leaves += bits.OnesCount64(word)
-	}
-	ps.leafHash = make([]uint64, leaves)
-	ps.leafShard = make([]uint32, leaves)
+	// A root without children is a leaf too; its slot is never read, as
+	// stack is not asked for roots.
+	ps.leafHash = make([]uint64, leaves.Count)
+	ps.leafShard = make([]uint32, leaves.Count)
 
 	// Every node's hash and shard, kept for the leaves. Parents come
 	// before their children.
@@ -254,12 +241,7 @@ func buildPprofStacks(p *symdb.Partition) *pprofStacks {
 
 // leaf returns the number of node i among the leaves, if it is one.
 func (ps *pprofStacks) leaf(i int) (int, bool) {
-	w, bit := i/64, uint(i%64)
-	word := ps.leafBits[w]
-	if word&(1<<bit) == 0 {
-		return 0, false
-	}
-	return int(ps.leafRank[w]) + bits.OnesCount64(word&(1<<bit-1)), true
+	return ps.leaves.Leaf(int32(i))
 }
 
 // stack returns the stack hash and the shard of node i of p, which must
@@ -288,10 +270,12 @@ type pprofStacksKey struct{}
 // partitionPprofStacks returns the pprofStacks of p, built on first use and
 // kept with p.
 func partitionPprofStacks(p *symdb.Partition) *pprofStacks {
-	ps := p.Derived(pprofStacksKey{}, func() any { return buildPprofStacks(p) }).(*pprofStacks)
+	// Outside Derived's build: it holds the partition's lock.
+	leaves := p.Leaves()
+	ps := p.Derived(pprofStacksKey{}, func() any { return buildPprofStacks(p, leaves) }).(*pprofStacks)
 	if !ps.matches(p) {
 		// Partitions are immutable; only hand-built test partitions grow.
-		return buildPprofStacks(p)
+		return buildPprofStacks(p, leaves)
 	}
 	return ps
 }
@@ -584,7 +568,7 @@ func (b *ProfileBuilder) addPartitionFast(p *symdb.Partition, nodeSelf, leafSelf
 	}
 	ranges := len(nodeSelf)
 	if leafSelf != nil {
-		ranges = len(p.Leaves().Words)
+		ranges = len(ps.leaves.Words)
 	}
 	goRanges(ranges, shards, func(w, lo, hi int) {
 		if leafSelf != nil {
@@ -678,7 +662,7 @@ func dealLeaves(ps *pprofStacks, p *symdb.Partition, leafSelf []int64, known *kn
 	shards := uint32(len(dealt))
 	parents := p.Parents
 	knownBits, knownRank, samples := known.known, known.rank, known.samples
-	words := p.Leaves().Words
+	words := ps.leaves.Words
 	if lo >= hi {
 		return
 	}

@@ -23,7 +23,7 @@ func TestPprofStacksHashes(t *testing.T) {
 	synthetic, _ := syntheticPartition(3000, 1)
 	for name, p := range map[string]*symdb.Partition{"hand": hand, "synthetic": synthetic} {
 		t.Run(name, func(t *testing.T) {
-			ps := buildPprofStacks(p)
+			ps := buildPprofStacks(p, p.Leaves())
 			n := len(p.Parents)
 			hash, shard, depth := make([]uint64, n), make([]uint32, n), make([]int, n)
 			inner, leaves := 0, 0
@@ -123,7 +123,8 @@ func TestPprofStacksIsSized(t *testing.T) {
 	p, _ := handPartition()
 	before := p.SizeBytes()
 	ps := partitionPprofStacks(p)
-	if got, want := p.SizeBytes(), before+ps.SizeBytes(); got != want || ps.SizeBytes() <= 0 {
+	// The leaf index the stacks are numbered by is the partition's too.
+	if got, want := p.SizeBytes(), before+ps.SizeBytes()+p.Leaves().SizeBytes(); got != want || ps.SizeBytes() <= 0 {
 		t.Errorf("partition of %d bytes with pprof stacks of %d: SizeBytes %d, want %d", before, ps.SizeBytes(), got, want)
 	}
 }
@@ -196,7 +197,9 @@ func TestProfileBuilderCollidingStackHashes(t *testing.T) {
 		parts := []*symdb.Partition{clonePartition(a), clonePartition(b), clonePartition(c)}
 		if colliding {
 			for _, p := range parts {
-				p.Derived(pprofStacksKey{}, func() any { return depthStackHashes(p) })
+				// Built outside Derived, which holds the partition's lock.
+				ps := depthStackHashes(p)
+				p.Derived(pprofStacksKey{}, func() any { return ps })
 			}
 		}
 		for _, p := range []*symdb.Partition{parts[0], parts[1], parts[2], parts[0], parts[2], parts[1]} {
@@ -230,7 +233,7 @@ func clonePartition(p *symdb.Partition) *symdb.Partition {
 // depthStackHashes returns the pprof stacks of p with half the depth of
 // each leaf's stack as its hash: equal stacks still hash equal.
 func depthStackHashes(p *symdb.Partition) *pprofStacks {
-	ps := buildPprofStacks(p)
+	ps := buildPprofStacks(p, p.Leaves())
 	depth := make([]uint64, len(p.Parents))
 	for i, par := range p.Parents {
 		if par >= 0 {
