@@ -1,7 +1,6 @@
 package flamegraph
 
 import (
-	"math/bits"
 	"slices"
 	"sync"
 	"unsafe"
@@ -224,12 +223,8 @@ func buildNameTree(p *symdb.Partition, leaves *symdb.LeafIndex, scratch *nameTre
 	}
 	scratch.nodeOf, scratch.parent, scratch.name = nodeOf, nt.parent[:0], name[:0]
 	nt.leafName = make([]int32, leaves.Count)
-	k := 0
-	for w, lw := range leaves.Words {
-		for word := lw.Bits; word != 0; word &= word - 1 {
-			nt.leafName[k] = nodeOf[w*64+bits.TrailingZeros64(word)]
-			k++
-		}
+	for k, node := range leaves.All() {
+		nt.leafName[k] = nodeOf[node]
 	}
 	nt.parent = slices.Clone(nt.parent)
 	if len(nt.names) <= 1<<16 {

@@ -3,7 +3,6 @@ package flamegraph
 import (
 	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -452,12 +451,8 @@ func (b *ProfileBuilder) AddPartitionLeaves(p *symdb.Partition, leafSelf []int64
 		// The other paths walk values per node.
 		self := growInt64(b.leafNodes, n)
 		clear(self)
-		k := 0
-		for w, lw := range leaves.Words {
-			for word := lw.Bits; word != 0; word &= word - 1 {
-				self[w*64+bits.TrailingZeros64(word)] = leafSelf[k]
-				k++
-			}
+		for k, node := range leaves.All() {
+			self[node] = leafSelf[k]
 		}
 		b.leafNodes = self
 		return b.AddPartition(p, self)

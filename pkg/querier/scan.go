@@ -377,12 +377,8 @@ func (n *nodeSums) fill(pv *partitionValues) []int64 {
 		copy(self, pv.inner)
 	}
 	if pv.leaf != nil {
-		r := 0
-		for w, lw := range pv.leaves.Words {
-			for word := lw.Bits; word != 0; word &= word - 1 {
-				self[w*64+bits.TrailingZeros64(word)] += pv.leaf[r]
-				r++
-			}
+		for k, node := range pv.leaves.All() {
+			self[node] += pv.leaf[k]
 		}
 	}
 	return self
@@ -395,10 +391,8 @@ func (n *nodeSums) done(pv *partitionValues) {
 		clear(self)
 		return
 	}
-	for w, lw := range pv.leaves.Words {
-		for word := lw.Bits; word != 0; word &= word - 1 {
-			self[w*64+bits.TrailingZeros64(word)] = 0
-		}
+	for _, node := range pv.leaves.All() {
+		self[node] = 0
 	}
 }
 

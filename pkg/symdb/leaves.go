@@ -1,6 +1,7 @@
 package symdb
 
 import (
+	"iter"
 	"math/bits"
 	"unsafe"
 )
@@ -29,6 +30,21 @@ func (ix *LeafIndex) Leaf(i int32) (int, bool) {
 	w := ix.Words[i>>6]
 	bit := uint64(1) << (i & 63)
 	return int(w.Rank) + bits.OnesCount64(w.Bits&(bit-1)), w.Bits&bit != 0
+}
+
+// All yields every leaf in node order: its leaf number and its node.
+func (ix *LeafIndex) All() iter.Seq2[int, int32] {
+	return func(yield func(int, int32) bool) {
+		k := 0
+		for w, lw := range ix.Words {
+			for word := lw.Bits; word != 0; word &= word - 1 {
+				if !yield(k, int32(w*64+bits.TrailingZeros64(word))) {
+					return
+				}
+				k++
+			}
+		}
+	}
 }
 
 // SizeBytes is what the index holds, for the partition cache.

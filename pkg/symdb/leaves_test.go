@@ -41,5 +41,15 @@ func TestLeafIndex(t *testing.T) {
 		if ix.Count != next {
 			t.Errorf("%d nodes: Count %d, want %d", n, ix.Count, next)
 		}
+		visited := 0
+		for k, node := range ix.All() {
+			if got, ok := ix.Leaf(node); !ok || got != k || k != visited {
+				t.Fatalf("%d nodes: All yields leaf %d at node %d, %d-th; Leaf says %d, %v", n, k, node, visited, got, ok)
+			}
+			visited++
+		}
+		if visited != ix.Count {
+			t.Errorf("%d nodes: All yields %d leaves, want %d", n, visited, ix.Count)
+		}
 	}
 }
