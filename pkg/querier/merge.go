@@ -315,7 +315,7 @@ func (m blockMerge) addBlocksInOrder(ctx context.Context, t *flamegraph.Tree, pl
 // truncated on its own. With seen, profiles in it are skipped (see
 // scanBlock).
 func (m blockMerge) addBlock(ctx context.Context, t *flamegraph.Tree, b *bucket.Block, seen map[profileKey]struct{}) error {
-	v, err := m.scan(ctx, b, seen)
+	v, err := m.sum(ctx, b, seen)
 	if v == nil || err != nil {
 		return err
 	}
@@ -330,13 +330,9 @@ func (m blockMerge) addBlock(ctx context.Context, t *flamegraph.Tree, b *bucket.
 	return nil
 }
 
-// readBlock sums the selected profiles of block b per stack; nil when it
-// has none.
-func (m blockMerge) readBlock(ctx context.Context, b *bucket.Block) (*stackValues, error) {
-	return m.scan(ctx, b, nil)
-}
-
-func (m blockMerge) scan(ctx context.Context, b *bucket.Block, seen map[profileKey]struct{}) (*stackValues, error) {
+// sum sums the selected profiles of block b per stack; nil when it has
+// none. With seen, profiles in it are skipped (see scanBlock).
+func (m blockMerge) sum(ctx context.Context, b *bucket.Block, seen map[profileKey]struct{}) (*stackValues, error) {
 	var v *stackValues
 	err := m.s.scanBlock(ctx, b, m.q, scanOptions{columns: blockreader.ColumnSamples | blockreader.ColumnPartition}, seen,
 		func(b *bucket.Block, _ *blockSeries) rowVisitor {

@@ -194,7 +194,7 @@ func (s *Service) mergeRanges(ctx context.Context, tenant string, q selectQuery,
 					work.read(read.r, nil)
 				default:
 					var v *stackValues
-					v, err = merges[read.r].readBlock(ctx, plans[read.r].blocks[read.i])
+					v, err = merges[read.r].sum(ctx, plans[read.r].blocks[read.i], nil)
 					work.read(read.r, v)
 				}
 				if err != nil {
