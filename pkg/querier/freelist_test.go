@@ -3,6 +3,7 @@ package querier
 import (
 	"runtime"
 	"testing"
+	"weak"
 )
 
 func TestFreeList(t *testing.T) {
@@ -58,5 +59,71 @@ func TestSumArrays(t *testing.T) {
 	var none *sumArrays
 	if a := none.get(4); len(a) != 4 {
 		t.Errorf("a nil sumArrays allocated %d sums, want 4", len(a))
+	}
+}
+
+func TestFreeListDropsIdleValues(t *testing.T) {
+	c := &gcClock{}
+	var l freeList[*int]
+	l.withClock(c, 3)
+	old, fresh := new(int), new(int)
+	l.put(old)
+	c.tick() // old has sat idle through one collection: kept
+	l.put(fresh)
+	if len(l.items) != 2 {
+		t.Fatalf("%d values kept after one collection, want 2", len(l.items))
+	}
+	c.tick() // two for old, one for fresh
+	if v, ok := l.get(); !ok || v != fresh {
+		t.Fatalf("get = %p, %v; want the value put after the first collection", v, ok)
+	}
+	if v, ok := l.get(); ok {
+		t.Fatalf("get = %p: a value idle through %d collections was kept", v, idleCollections)
+	}
+	// A value taken and put back is idle from then on.
+	l.put(old)
+	c.tick()
+	v, _ := l.get()
+	l.put(v)
+	c.tick()
+	if _, ok := l.get(); !ok {
+		t.Fatal("a value put back after one collection was dropped at the next")
+	}
+}
+
+func TestGCClockTicksAfterCollections(t *testing.T) {
+	c := newGCClock()
+	var l freeList[*int]
+	l.withClock(c, 1)
+	l.put(new(int))
+	// Cleanups run on their own goroutine once a collection has swept the
+	// sentinel; each loop collects again until the clock has counted two.
+	for i := 0; i < 1000 && c.now() < idleCollections+1; i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if g := c.now(); g < idleCollections+1 {
+		t.Fatalf("the clock counted %d collections after a thousand", g)
+	}
+	l.mu.Lock()
+	n := len(l.items)
+	l.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d values kept after %d collections", n, c.now())
+	}
+}
+
+func TestGCClockStopsWithItsOwner(t *testing.T) {
+	c := newGCClock()
+	var l freeList[*int]
+	l.withClock(c, 1)
+	w := weak.Make(c)
+	c = nil
+	for i := 0; i < 1000 && w.Value() != nil; i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if w.Value() != nil {
+		t.Fatal("the clock is kept alive by its own cleanups")
 	}
 }

@@ -37,6 +37,9 @@ type Service struct {
 	logger *slog.Logger
 	now    func() time.Time
 
+	// gc counts collections for the free lists below, which drop what
+	// sat idle through two of them.
+	gc *gcClock
 	// trees holds the merge trees of finished queries for reuse: they are
 	// the bulk of what a merge allocates.
 	trees freeList[*flamegraph.Tree]
@@ -67,9 +70,10 @@ func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
 	s := &Service{cfg: cfg, blocks: blocks, logger: logger, now: time.Now, maxPooledBuilderBytes: defaultMaxPooledBuilderBytes}
 	// A merge uses a tree per core, and truncating it two more; one query
 	// at a time reuses them all. More concurrent queries allocate theirs.
-	s.trees.max = 2*s.parallelism() + 2
+	s.gc = newGCClock()
+	s.trees.withClock(s.gc, 2*s.parallelism()+2)
 	s.scratch = flamegraph.NewScratchPool(s.parallelism())
-	s.profiles.max = 1
+	s.profiles.withClock(s.gc, 1)
 	s.sums.maxBytes = defaultMaxSumBytes
 	// A block is scanned by one core at a time.
 	s.scans.Max = s.parallelism()
