@@ -33,7 +33,22 @@ type nameTree struct {
 	// that has left the cache (all of a table's strings share one
 	// allocation). A tree of one partition shares its strings.
 	copyNames bool
+	// minOwn is the fewest name nodes the stacks of a member reach (see
+	// maxNameTreeGrowth); 0 before the first member. Guarded by mu.
+	minOwn int
 }
+
+// maxNameTreeGrowth bounds a shared name tree: a partition joins a tree
+// only if the tree, with the nodes the partition adds, has at most
+// maxNameTreeGrowth times as many nodes as the stacks of every member
+// reach, the partition's own included. What a query spends on a partition
+// grows with the nodes of its name tree (addPartition sums and cuts over
+// all of them), so no member costs a query more than twice what a tree of
+// its own would; and a tree never holds more than two members' trees of
+// their own would, so sharing never costs memory. Stacks that a service no
+// longer makes (a new binary) stay in a tree until it would break the
+// bound: the partition that would break it starts a new tree.
+const maxNameTreeGrowth = 2
 
 // nameNodes is one state of a nameTree. Name node 0 is the virtual root;
 // parent[i] < i for every other node, and names[nameOf(i)] is its function
@@ -372,13 +387,21 @@ func (sc *nameTreeScratch) leafNames(leaves *symdb.LeafIndex) []int32 {
 	return leafName
 }
 
-// add adds the stacks of p to nt and returns what p keeps of it. nt must
-// not be shared yet: see NameTrees for trees that are.
+// add adds the stacks of p to nt and returns what p keeps of it, or nil
+// when nt has members and adding p would break maxNameTreeGrowth.
 func (nt *nameTree) add(p *symdb.Partition, leaves *symdb.LeafIndex, sc *nameTreeScratch) *partitionNames {
 	nt.mu.Lock()
 	defer nt.mu.Unlock()
 	nn := nt.nodes.Load()
-	sc.walk(p, nn)
+	own := sc.walk(p, nn)
+	if nt.minOwn > 0 {
+		if len(nn.parent)+len(sc.parent) > maxNameTreeGrowth*min(nt.minOwn, own) {
+			return nil
+		}
+		nt.minOwn = min(nt.minOwn, own)
+	} else {
+		nt.minOwn = own
+	}
 	next := nt.grow(nn, sc)
 	nt.nodes.Store(next)
 	pn := newPartitionNames(p, nt, sc.leafNames(leaves))
@@ -429,11 +452,18 @@ func nodeDeltas(nodeOf []int32) []int16 {
 type nameTreeKey struct{}
 
 // partitionNameTree returns the names of p, made on first use and kept
-// with p, so that they live exactly as long as the partition does.
-func partitionNameTree(p *symdb.Partition, scratch *nameTreeScratch) *partitionNames {
+// with p, so that they live exactly as long as the partition does: in a
+// tree shared through trees when it is not nil, else in one of p's own.
+func partitionNameTree(p *symdb.Partition, trees *NameTrees, scratch *nameTreeScratch) *partitionNames {
 	// Outside Derived's build: it holds the partition's lock.
 	leaves := p.Leaves()
-	pn := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p, leaves, scratch) }).(*partitionNames)
+	build := func() any {
+		if trees != nil {
+			return trees.add(p, leaves, scratch)
+		}
+		return buildNameTree(p, leaves, scratch)
+	}
+	pn := p.Derived(nameTreeKey{}, build).(*partitionNames)
 	if !pn.matches(p) {
 		// Partitions are immutable; only hand-built test partitions grow.
 		return buildNameTree(p, leaves, scratch)
@@ -562,7 +592,7 @@ func (t *Tree) partitionNameIDs(nt *nameTree, n int) []int32 {
 // of a name tree of p alone.
 func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes int64) {
 	t.init()
-	pn := partitionNameTree(p, &t.build)
+	pn := partitionNameTree(p, t.nameTrees, &t.build)
 	var nodes *nodeMap
 	if values.node != nil {
 		nodes = partitionNodeMap(p, pn, &t.build)

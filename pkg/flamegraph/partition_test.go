@@ -705,7 +705,7 @@ func TestNameTreeIsSized(t *testing.T) {
 	}
 	// Values per node build the name tree, the leaf index it is built
 	// with, and the node map.
-	nt := partitionNameTree(p, &nameTreeScratch{})
+	nt := partitionNameTree(p, nil, &nameTreeScratch{})
 	derived := nt.SizeBytes() + p.Leaves().SizeBytes() + partitionNodeMap(p, nt, &nameTreeScratch{}).SizeBytes()
 	if got, want := p.SizeBytes(), before+derived; got != want || nt.SizeBytes() <= 0 {
 		t.Errorf("partition of %d bytes with a name tree of %d: SizeBytes %d, want %d", before, nt.SizeBytes(), got, want)
@@ -758,7 +758,7 @@ func TestNameTreeCompactForms(t *testing.T) {
 				all = append(all, stacks...)
 			}
 
-			pn := partitionNameTree(p, &nameTreeScratch{})
+			pn := partitionNameTree(p, nil, &nameTreeScratch{})
 			nt := pn.tree.nodes.Load()
 			if len(nt.names) != tc.names || (nt.name32 != nil) != tc.wideNames || (nt.name16 != nil) == tc.wideNames {
 				t.Errorf("%d names in 16 bits %v, in 32 bits %v; want wide %v", len(nt.names), nt.name16 != nil, nt.name32 != nil, tc.wideNames)
@@ -843,7 +843,7 @@ func TestReusedTreesShareScratch(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Reset()
-	nameNodes := len(partitionNameTree(p, &nameTreeScratch{}).tree.nodes.Load().parent)
+	nameNodes := len(partitionNameTree(p, nil, &nameTreeScratch{}).tree.nodes.Load().parent)
 
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -1035,7 +1035,7 @@ func TestLeafValuesKeepNoNodeMap(t *testing.T) {
 	if err := tr.AddLeavesTruncated(p, leaf, nil, 0); err != nil {
 		t.Fatal(err)
 	}
-	nt := partitionNameTree(p, &nameTreeScratch{})
+	nt := partitionNameTree(p, nil, &nameTreeScratch{})
 	if got, want := p.SizeBytes(), before+leaves.SizeBytes()+nt.SizeBytes(); got != want {
 		t.Errorf("partition holds %d bytes after leaf values, want %d: the name tree and leaf index only", got, want)
 	}
