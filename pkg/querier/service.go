@@ -43,6 +43,9 @@ type Service struct {
 	// scratch lends every tree of the service the arrays it fills while
 	// it adds a partition, one set per core.
 	scratch *flamegraph.ScratchPool
+	// names lets the partitions of a key (a profiled service) in
+	// successive blocks share one name tree, for every tree of s.
+	names *flamegraph.NameTrees
 	// sums lends the per-partition sample sums of finished queries.
 	sums sumArrays
 	// scans lends the buffers of finished profile scans.
@@ -69,6 +72,7 @@ func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
 	// at a time reuses them all. More concurrent queries allocate theirs.
 	s.trees.max = 2*s.parallelism() + 2
 	s.scratch = flamegraph.NewScratchPool(s.parallelism())
+	s.names = flamegraph.NewNameTrees()
 	s.profiles.max = 1
 	s.sums.maxBytes = defaultMaxSumBytes
 	// A block is scanned by one core at a time.
@@ -142,6 +146,7 @@ func (s *Service) blockTree() *flamegraph.Tree {
 	}
 	t := flamegraph.NewTree()
 	t.ShareScratch(s.scratch)
+	t.ShareNames(s.names)
 	return t
 }
 
