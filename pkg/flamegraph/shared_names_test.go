@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"unsafe"
 	"weak"
 
 	"google.golang.org/protobuf/proto"
@@ -321,4 +322,68 @@ func TestNameTreesHoldTreesWeakly(t *testing.T) {
 		t.Error("the key of a live tree was dropped")
 	}
 	runtime.KeepAlive(c)
+}
+
+// On the bench bucket, the four blocks' partitions of each service share a
+// name tree: the names they keep take well under half the memory of trees
+// of their own, and a flame graph of them all is the same either way.
+func TestSharedNamesBenchBucket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the bench bucket")
+	}
+	shared, own := benchBucketBlocks(t, 4), benchBucketBlocks(t, 4)
+	names := NewNameTrees()
+	sharedTree, ownTree := NewTree(), NewTree()
+	sharedTree.ShareNames(names)
+	var sharedBytes, ownBytes int64
+	trees := map[*nameTree]bool{}
+	for b := range shared {
+		for i, p := range shared[b] {
+			q := own[b][i]
+			// Values on every leaf, cut as a store cuts each partition.
+			leaf := make([]int64, p.Leaves().Count)
+			for k := range leaf {
+				leaf[k] = 1 + int64(k%7)
+			}
+			if err := sharedTree.AddLeavesTruncated(p, leaf, nil, DefaultMaxNodes); err != nil {
+				t.Fatal(err)
+			}
+			if err := ownTree.AddLeavesTruncated(q, leaf, nil, DefaultMaxNodes); err != nil {
+				t.Fatal(err)
+			}
+			pn := partitionNameTree(p, names, &nameTreeScratch{})
+			trees[pn.tree] = true
+			sharedBytes += pn.SizeBytes()
+			ownBytes += partitionNameTree(q, nil, &nameTreeScratch{}).SizeBytes()
+		}
+	}
+	t.Logf("%d partitions' names: %.1f MB in %d shared trees, %.1f MB in trees of their own",
+		len(shared)*len(shared[0]), float64(sharedBytes)/1e6, len(trees), float64(ownBytes)/1e6)
+	if len(trees) != len(shared[0]) {
+		t.Errorf("%d shared trees for %d services", len(trees), len(shared[0]))
+	}
+	// The trees the partitions are charged for are all there is.
+	var treeBytes int64
+	for nt := range trees {
+		treeBytes += int64(unsafe.Sizeof(*nt)) + nt.nodes.Load().sizeBytes()
+	}
+	for b := range shared {
+		for _, p := range shared[b] {
+			pn := partitionNameTree(p, names, &nameTreeScratch{})
+			treeBytes += int64(unsafe.Sizeof(*pn)) + sliceBytes(pn.leafName)
+		}
+	}
+	if treeBytes != sharedBytes {
+		t.Errorf("partitions charged %d bytes for names that hold %d", sharedBytes, treeBytes)
+	}
+	if sharedBytes*2 > ownBytes {
+		t.Errorf("shared names take %d bytes, not under half of %d", sharedBytes, ownBytes)
+	}
+	if g, w := sharedTree.FlameGraph(DefaultMaxNodes), ownTree.FlameGraph(DefaultMaxNodes); !proto.Equal(g, w) {
+		t.Error("the flame graph with shared names differs")
+	}
+	// Tree bytes list every node; a dump of the tree's stacks takes seconds.
+	if g, w := sharedTree.MarshalTree(0), ownTree.MarshalTree(0); !bytes.Equal(g, w) {
+		t.Errorf("tree with shared names of %d nodes, with names of their own %d", sharedTree.Len(), ownTree.Len())
+	}
 }
