@@ -100,3 +100,45 @@ func BenchmarkAddSharedNameTree(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(blocks[1]))/1e6, "ms/partition")
 }
+
+// BenchmarkAddLeavesNames adds the bench bucket's second block, its values
+// per leaf and cut as a store cuts them, to a tree: with the partitions'
+// name trees their own, and shared with the first block's, where a
+// partition's leaves are numbered as the first block walked them.
+func BenchmarkAddLeavesNames(b *testing.B) {
+	for _, shared := range []bool{false, true} {
+		b.Run(map[bool]string{false: "own", true: "shared"}[shared], func(b *testing.B) {
+			blocks := benchBucketBlocks(b, 2)
+			tr := NewTree()
+			if shared {
+				tr.ShareNames(NewNameTrees())
+			}
+			leaves := make([][]int64, len(blocks[1]))
+			for i, p := range blocks[1] {
+				leaves[i] = make([]int64, p.Leaves().Count)
+				for k := range leaves[i] {
+					leaves[i][k] = 1 + int64(k%7)
+				}
+			}
+			add := func(p *symdb.Partition, leaf []int64) {
+				if err := tr.AddLeavesTruncated(p, leaf, nil, DefaultMaxNodes); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for _, p := range blocks[0] {
+				add(p, make([]int64, p.Leaves().Count))
+			}
+			for i, p := range blocks[1] {
+				add(p, leaves[i])
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				tr.Reset()
+				for i, p := range blocks[1] {
+					add(p, leaves[i])
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(blocks[1]))/1e6, "ms/partition")
+		})
+	}
+}
