@@ -21,10 +21,10 @@ import (
 //
 // A name tree only grows: a partition adds the nodes its stacks need under
 // mu, and each state the tree grows to is published as a new nameNodes,
-// never changed after, that readers load without a lock. A state
-// reachable from a member partition covers every node of that partition.
-// Readers hold a state only while they add a partition, so an old state is
-// garbage as soon as the tree has grown past it.
+// never changed after, that readers load without a lock. A state loaded
+// after a member's partitionNames was made covers every node of that
+// member. Readers hold a state only while they add a partition, so an old
+// state is garbage soon after the tree has grown past it.
 type nameTree struct {
 	nodes atomic.Pointer[nameNodes]
 	mu    sync.Mutex // held while a partition adds its nodes

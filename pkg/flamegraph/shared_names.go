@@ -21,9 +21,10 @@ import (
 // weakly: a tree lives as long as a partition that uses it does, so it
 // goes once every member has left the partition cache.
 //
-// Trees are shared by key alone, not by tenant: a query outputs only the
-// name nodes on which its own partitions have values (addPartition), so
-// the nodes another tenant's partitions added to a tree never show.
+// Trees are shared by key alone, whoever the partitions belong to: a Tree
+// gets only the name nodes on which the partitions it adds have values
+// (see addPartition), so the nodes other partitions added to a shared tree
+// never show in it.
 //
 // The zero value is ready to use. A NameTrees is safe for concurrent use.
 type NameTrees struct {

@@ -44,7 +44,9 @@ type Service struct {
 	// it adds a partition, one set per core.
 	scratch *flamegraph.ScratchPool
 	// names lets the partitions of a key (a profiled service) in
-	// successive blocks share one name tree, for every tree of s.
+	// successive blocks share one name tree, for every tree of s. It is
+	// not split by tenant: a query shows only the name nodes its own
+	// partitions have values on, never those another tenant's added.
 	names *flamegraph.NameTrees
 	// sums lends the per-partition sample sums of finished queries.
 	sums sumArrays
