@@ -387,3 +387,54 @@ func TestSharedNamesBenchBucket(t *testing.T) {
 		t.Errorf("tree with shared names of %d nodes, with names of their own %d", sharedTree.Len(), ownTree.Len())
 	}
 }
+
+// A shared tree whose names outgrow 16 bits when a partition joins keeps
+// them in 32 from then on; the members already in it, and trees that
+// interned their names before, still give the trees they did.
+func TestSharedNamesOutgrow16Bits(t *testing.T) {
+	stacks := func(from, to int) []stackValue {
+		var s []stackValue
+		for k := from; k < to; k++ {
+			s = append(s, stackValue{fmt.Sprintf("main;f%d", k), int64(1 + k%5)})
+		}
+		return s
+	}
+	first, firstValues := partitionOf(stacks(0, 60000)...)
+	second, secondValues := partitionOf(stacks(5000, 70000)...)
+	names := NewNameTrees()
+	tr := NewTree()
+	tr.ShareNames(names)
+	if err := tr.AddPartitionTruncated(first, firstValues, 100); err != nil {
+		t.Fatal(err)
+	}
+	pn := partitionNameTree(first, names, &nameTreeScratch{})
+	before := pn.tree.nodes.Load()
+	if before.name16 == nil {
+		t.Fatal("60000 names not in 16 bits")
+	}
+	if err := tr.AddPartitionTruncated(second, secondValues, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.AddPartitionTruncated(first, firstValues, 0); err != nil {
+		t.Fatal(err)
+	}
+	if partitionNameTree(second, names, &nameTreeScratch{}).tree != pn.tree {
+		t.Fatal("the second partition has a tree of its own")
+	}
+	after := pn.tree.nodes.Load()
+	if after.name32 == nil || len(after.names) != 70000+1 {
+		t.Errorf("%d names, in 32 bits %v; want 70001 in 32 bits", len(after.names), after.name32 != nil)
+	}
+	if before.name16 == nil || len(before.parent) != 60002 {
+		t.Error("the state readers held changed")
+	}
+	// The reference adds partitions of its own, with names of their own.
+	firstRef, _ := partitionOf(stacks(0, 60000)...)
+	secondRef, _ := partitionOf(stacks(5000, 70000)...)
+	want := truncatedPartitionRef(t, firstRef, firstValues, 100)
+	want.Merge(truncatedPartitionRef(t, secondRef, secondValues, 100))
+	want.Merge(treeOf(stacks(0, 60000)...))
+	if g, w := treeDump(tr), treeDump(want); !slices.Equal(g, w) {
+		t.Errorf("tree of %d nodes, want %d", len(g), len(w))
+	}
+}
