@@ -44,10 +44,11 @@ type nameTree struct {
 // reach, the partition's own included. What a query spends on a partition
 // grows with the nodes of its name tree (addPartition sums and cuts over
 // all of them), so no member costs a query more than twice what a tree of
-// its own would; and a tree never holds more than two members' trees of
-// their own would, so sharing never costs memory. Stacks that a service no
-// longer makes (a new binary) stay in a tree until it would break the
-// bound: the partition that would break it starts a new tree.
+// its own would; and a tree never has more nodes than any two of its
+// members' trees of their own would have together, so sharing never costs
+// nodes. Stacks that a service no longer makes (a new binary) stay in a
+// tree until it would break the bound: the partition that would break it
+// starts a new tree.
 const maxNameTreeGrowth = 2
 
 // nameNodes is one state of a nameTree. Name node 0 is the virtual root;
@@ -201,8 +202,8 @@ type partitionValues struct {
 }
 
 // nameTreeScratch is what a walk of a partition over a name tree grows,
-// reused from one walk to the next. Nothing in it outlives a walk but
-// nodeOf, which partitionNodeMap reads.
+// reused from one walk to the next. After a walk, grow reads what it
+// staged and partitionNodeMap reads nodeOf; the rest serves the walk only.
 type nameTreeScratch struct {
 	// children indexes the nodes of the tree walked, and those staged.
 	children siblingIndex
@@ -394,19 +395,20 @@ func (nt *nameTree) add(p *symdb.Partition, leaves *symdb.LeafIndex, sc *nameTre
 	defer nt.mu.Unlock()
 	nn := nt.nodes.Load()
 	own := sc.walk(p, nn)
-	if nt.minOwn > 0 {
+	first := nt.minOwn == 0
+	if first {
+		nt.minOwn = own
+	} else {
 		if len(nn.parent)+len(sc.parent) > maxNameTreeGrowth*min(nt.minOwn, own) {
 			return nil
 		}
 		nt.minOwn = min(nt.minOwn, own)
-	} else {
-		nt.minOwn = own
 	}
 	next := nt.grow(nn, sc)
 	nt.nodes.Store(next)
 	pn := newPartitionNames(p, nt, sc.leafNames(leaves))
 	pn.added = next.sizeBytes() - nn.sizeBytes()
-	if len(nn.parent) == 1 {
+	if first {
 		pn.added += int64(unsafe.Sizeof(*nt)) + nn.sizeBytes()
 	}
 	return pn
