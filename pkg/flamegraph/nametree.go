@@ -1,30 +1,64 @@
 package flamegraph
 
 import (
+	"fmt"
+	"math/bits"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 	"weak"
 
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
-// nameTree is the call tree of a whole partition, frames merged by function
-// name: what AddPartition would build from every node of the partition. It
-// depends on the partition alone, so it is built once per partition and
-// shared by every query (see partitionNameTree); a query then only sums its
-// values into flat arrays indexed by name node.
+// nameTree is a call tree whose frames are merged by function name, made of
+// the stacks of one partition or more (its members): what AddPartition
+// would build from every node of them. It depends on the partitions alone,
+// so it is built once and used by every query (see partitionNameTree); a
+// query then only sums its values into flat arrays indexed by name node.
 //
-// Name node 0 is the virtual root; parent[i] < i for every other node, and
-// names[nameOf(i)] is its function name.
+// A name tree only grows: a partition adds the nodes its stacks need under
+// mu, and each state the tree grows to is published as a new nameNodes,
+// never changed after, that readers load without a lock. A state loaded
+// after a member's partitionNames was made covers every node of that
+// member. Readers hold a state only while they add a partition, so an old
+// state is garbage soon after the tree has grown past it.
 type nameTree struct {
-	// leafName[k] is the name node of the stack ending at leaf k of the
-	// partition (see symdb.LeafIndex), where samples sit: 0, the empty
-	// stack, for a chunk root or a stack of line-less locations only. The
-	// name nodes of all nodes, which only a query with values on inner
-	// nodes needs, are a nodeMap of their own (see partitionNodeMap).
-	leafName []int32
-	parent   []int32
+	nodes atomic.Pointer[nameNodes]
+	mu    sync.Mutex // held while a partition adds its nodes
+	// copyNames has names copied into memory of the tree's own: a tree
+	// shared by partitions must not keep the strings table of a member
+	// that has left the cache (all of a table's strings share one
+	// allocation). A tree of one partition shares its strings.
+	copyNames bool
+	// minOwn is the fewest name nodes the stacks of a member reach (see
+	// maxNameTreeGrowth); 0 before the first member. Guarded by mu.
+	minOwn int
+}
+
+// maxNameTreeGrowth bounds a shared name tree: a partition joins a tree
+// only if the tree, with the nodes the partition adds, has at most
+// maxNameTreeGrowth times as many nodes as the stacks of every member
+// reach, the partition's own included. What a query spends on a partition
+// grows with the nodes of its name tree (addPartition sums and cuts over
+// all of them), so no member costs a query more than twice what a tree of
+// its own would; and a tree never has more nodes than any two of its
+// members' trees of their own would have together, so sharing never costs
+// nodes. Stacks that a service no longer makes (a new binary) stay in a
+// tree until it would break the bound: the partition that would break it
+// starts a new tree.
+const maxNameTreeGrowth = 2
+
+// nameNodes is one state of a nameTree. Name node 0 is the virtual root;
+// parent[i] < i for every other node, and names[nameOf(i)] is its function
+// name.
+//
+// NOTE: a nameNodes is never modified once published, and every slice is
+// exactly as long as its capacity: no later state writes into its arrays.
+type nameNodes struct {
+	parent []int32
 	// The index into names of each node's name, in name16 when there are
 	// at most 1<<16 names (a partition has a few thousand), else in
 	// name32; the other is nil. The root's entry means nothing.
@@ -34,34 +68,92 @@ type nameTree struct {
 	// nameHash of each name, computed once here for every Tree that
 	// interns the names.
 	hashes []uint32
+	// nameBytes is the size of the names copied into the tree's memory
+	// (see nameTree.copyNames).
+	nameBytes int64
+}
 
-	// What the tree was built from, to catch a partition that changed
+// newNameTree returns a tree holding the root alone.
+func newNameTree(copyNames bool) *nameTree {
+	nt := &nameTree{copyNames: copyNames}
+	nt.nodes.Store(&nameNodes{parent: []int32{-1}, name16: []uint16{0}})
+	return nt
+}
+
+// sizeBytes is the memory nn holds.
+func (nn *nameNodes) sizeBytes() int64 {
+	return int64(unsafe.Sizeof(*nn)) + sliceBytes(nn.parent) + sliceBytes(nn.name16) + sliceBytes(nn.name32) +
+		sliceBytes(nn.names) + sliceBytes(nn.hashes) + nn.nameBytes
+}
+
+// nameOf returns the index into names of the name of node j.
+func (nn *nameNodes) nameOf(j int32) int32 {
+	if nn.name16 != nil {
+		return int32(nn.name16[j])
+	}
+	return nn.name32[j]
+}
+
+// partitionNames is what a partition keeps of its name tree (see
+// partitionNameTree): the tree, which other partitions may share, and the
+// name node of each of its leaves.
+type partitionNames struct {
+	tree *nameTree
+	// leafName[k] is the name node of the stack ending at leaf k of the
+	// partition (see symdb.LeafIndex), where samples sit: 0, the empty
+	// stack, for a chunk root or a stack of line-less locations only. The
+	// name nodes of all nodes, which only a query with values on inner
+	// nodes needs, are a nodeMap of their own (see partitionNodeMap).
+	leafName []int32
+	// added is what the partition made its tree grow by, in bytes; the
+	// partition that made the tree is charged the empty tree too.
+	added int64
+
+	// What the names were made from, to catch a partition that changed
 	// (partitions are immutable, but hand-built test partitions grow).
 	nodes, locations, functions, strs int
 	parents0                          *int32
 }
 
-// SizeBytes is the memory nt holds beside its partition (the names are the
-// partition's strings), so that a partition cache counts it (see
-// symdb.Partition.Derived).
-func (nt *nameTree) SizeBytes() int64 {
-	return int64(unsafe.Sizeof(*nt)) + sliceBytes(nt.leafName) + sliceBytes(nt.parent) +
-		sliceBytes(nt.name16) + sliceBytes(nt.name32) + sliceBytes(nt.names) + sliceBytes(nt.hashes)
+// SizeBytes is the memory pn holds beside its partition, so that a
+// partition cache counts it (see symdb.Partition.Derived): its leaves'
+// name nodes and what it added to its name tree. The members of a shared
+// tree together are charged the whole tree, each its own part, so that a
+// cache sums to what it holds. The nodes of a member the cache dropped
+// stay in the tree, uncharged, while other members use it.
+func (pn *partitionNames) SizeBytes() int64 {
+	return int64(unsafe.Sizeof(*pn)) + sliceBytes(pn.leafName) + pn.added
 }
 
-// nameOf returns the index into names of the name of node j.
-func (nt *nameTree) nameOf(j int32) int32 {
-	if nt.name16 != nil {
-		return int32(nt.name16[j])
+// matches reports whether pn was made from p as it is now.
+func (pn *partitionNames) matches(p *symdb.Partition) bool {
+	var parents0 *int32
+	if len(p.Parents) > 0 {
+		parents0 = &p.Parents[0]
 	}
-	return nt.name32[j]
+	return pn.nodes == len(p.Parents) && pn.locations == len(p.Locations) &&
+		pn.functions == len(p.Functions) && pn.strs == len(p.Strings) && pn.parents0 == parents0
+}
+
+// addLeafSelf adds each positive value of leafSelf, one per leaf of the
+// partition, to self at its leaf's name node. It visits the leaves only,
+// an eighth of the nodes that a nodeMap's addSelf visits.
+func (pn *partitionNames) addLeafSelf(self, leafSelf []int64) {
+	leafName := pn.leafName[:len(leafSelf)]
+	for k, v := range leafSelf {
+		if v > 0 {
+			self[leafName[k]] += v
+		}
+	}
 }
 
 // nodeMap holds the name node of the stack ending at every node of a
 // partition: i + delta[i] when that fits 16 bits for every node, else
-// of32[i]; the other is nil. Name nodes are made as the partition's nodes
-// are walked, so they are seldom far apart: only a partition whose later
-// chunks repeat the stacks of an earlier one needs 32 bits.
+// of32[i]; the other is nil. A tree of one partition makes name nodes as
+// the partition's nodes are walked, so they are seldom far apart: only a
+// partition whose later chunks repeat the stacks of an earlier one needs
+// 32 bits. A shared tree numbers its nodes as its first member walked
+// them, which makes 32 bits more likely for the others.
 type nodeMap struct {
 	delta []int16
 	of32  []int32
@@ -101,18 +193,6 @@ func (nm *nodeMap) addSelf(self, nodeSelf []int64) {
 	}
 }
 
-// addLeafSelf adds each positive value of leafSelf, one per leaf of the
-// partition, to self at its leaf's name node. It visits the leaves only,
-// an eighth of the nodes that a nodeMap's addSelf visits.
-func (nt *nameTree) addLeafSelf(self, leafSelf []int64) {
-	leafName := nt.leafName[:len(leafSelf)]
-	for k, v := range leafSelf {
-		if v > 0 {
-			self[leafName[k]] += v
-		}
-	}
-}
-
 // partitionValues are the values addPartition adds: per node in node, per
 // leaf of the partition in leaf, or both (node then holds inner nodes'
 // values); either may be nil.
@@ -121,71 +201,86 @@ type partitionValues struct {
 	leaf []int64
 }
 
-// matches reports whether nt was built from p as it is now.
-func (nt *nameTree) matches(p *symdb.Partition) bool {
-	var parents0 *int32
-	if len(p.Parents) > 0 {
-		parents0 = &p.Parents[0]
-	}
-	return nt.nodes == len(p.Parents) && nt.locations == len(p.Locations) &&
-		nt.functions == len(p.Functions) && nt.strs == len(p.Strings) && nt.parents0 == parents0
-}
-
-// nameTreeScratch is what buildNameTree grows while it builds, reused from
-// one build to the next.
+// nameTreeScratch is what a walk of a partition over a name tree grows,
+// reused from one walk to the next. After a walk, grow reads what it
+// staged and partitionNodeMap reads nodeOf; the rest serves the walk only.
 type nameTreeScratch struct {
-	children             siblingIndex
-	nodeOf, parent, name []int32
-	nameIDs              nameIndex
+	// children indexes the nodes of the tree walked, and those staged.
+	children siblingIndex
+	// nodeOf[i] is the name node of partition node i.
+	nodeOf []int32
+	// The nodes the partition needs that the tree lacks: the parent and
+	// name of node len(tree)+k are parent[k] and name[k].
+	parent, name []int32
+	// names is the tree's names, then the names the partition adds, whose
+	// hashes are newHashes.
+	names     []string
+	newHashes []uint32
+	nameIDs   nameIndex
+	// fnName[f] is the name of function f, -1 until resolved.
+	fnName []int32
+	// reached marks the tree's nodes the partition's stacks reach.
+	reached []uint64
 }
 
-// buildNameTree resolves every node of p, parents first. A location's
-// lines are stored innermost first and enter the tree outermost first; a
-// location without lines maps to its parent's node.
+// walk resolves every node of p in the name tree nn, parents first. A
+// location's lines are stored innermost first and enter the tree outermost
+// first; a location without lines maps to its parent's node. It leaves the
+// name node of partition node i in sc.nodeOf[i]; the nodes and names nn
+// lacks are staged in sc, numbered after nn's (see grow), not added.
 //
-// The name node of every partition node is left in scratch.nodeOf, for
-// partitionNodeMap.
-func buildNameTree(p *symdb.Partition, leaves *symdb.LeafIndex, scratch *nameTreeScratch) *nameTree {
-	children := &scratch.children
+// It returns the number of name nodes p's stacks reach, the root
+// included: the size of the name tree of p alone.
+func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	n := len(p.Parents)
+	treeNodes := len(nn.parent)
 	// Every line of every node could make a name node: an upper bound
 	// that sizes the arrays once.
-	bound := 1
+	bound := 0
 	for i, par := range p.Parents {
 		if par >= 0 {
 			bound += len(p.Locations[p.NodeLocations[i]].Lines)
 		}
 	}
-	// The tree grows in the scratch arrays, sized for the bound, and is
-	// copied out at its size: frames merged by name leave the bound partly
-	// unused, and the tree is kept for as long as the partition.
-	if cap(scratch.parent) < bound {
-		scratch.parent = make([]int32, 0, bound)
-		scratch.name = make([]int32, 0, bound)
+	if cap(sc.parent) < bound {
+		sc.parent = make([]int32, 0, bound)
+		sc.name = make([]int32, 0, bound)
 	}
-	nodeOf := growInt32(scratch.nodeOf, n)
-	nt := &nameTree{
-		parent:    append(scratch.parent[:0], -1),
-		nodes:     n,
-		locations: len(p.Locations),
-		functions: len(p.Functions),
-		strs:      len(p.Strings),
+	parent, name := sc.parent[:0], sc.name[:0]
+	nodeOf := growInt32(sc.nodeOf, n)
+
+	// The tree's nodes, indexed for the walk. The index is rebuilt by each
+	// walk rather than kept with the tree: it would be larger than the
+	// tree.
+	children := &sc.children
+	children.reset(treeNodes + bound)
+	if nn.name16 != nil {
+		for j, nm := range nn.name16[1:] {
+			children.add(nn.parent[j+1], int32(j+1), int32(nm))
+		}
+	} else {
+		for j, nm := range nn.name32[1:] {
+			children.add(nn.parent[j+1], int32(j+1), nm)
+		}
 	}
-	if n > 0 {
-		nt.parents0 = &p.Parents[0]
-	}
-	fnName := make([]int32, len(p.Functions))
-	for i := range fnName {
-		fnName[i] = -1
-	}
-	// Name indexes grow as int32 in the scratch; they are copied out in 16
-	// bits when they fit.
-	name := append(scratch.name[:0], -1)
+	reached := growUint64(sc.reached, (treeNodes+63)/64)
+	clear(reached)
+	reached[0] = 1 // the root
+
 	// A partition has at most a name per function, and per string.
-	nameIDs := &scratch.nameIDs
+	names := append(sc.names[:0], nn.names...)
+	newHashes := sc.newHashes[:0]
+	nameIDs := &sc.nameIDs
 	nameIDs.reset()
-	nameIDs.reserve(min(len(p.Functions), len(p.Strings)))
-	children.reset(bound)
+	nameIDs.reserve(len(nn.names) + min(len(p.Functions), len(p.Strings)))
+	for k, h := range nn.hashes {
+		nameIDs.add(h, int32(k))
+	}
+	fnName := growInt32(sc.fnName, len(p.Functions))
+	for f := range fnName {
+		fnName[f] = -1
+	}
+
 	for i := 0; i < n; i++ {
 		par := p.Parents[i]
 		if par < 0 {
@@ -200,43 +295,144 @@ func buildNameTree(p *symdb.Partition, leaves *symdb.LeafIndex, scratch *nameTre
 			if nm < 0 {
 				s := p.Strings[p.Functions[fn].Name]
 				h := nameHash(s)
-				id := nameIDs.find(nt.names, h, s)
-				if id < 0 {
-					id = int32(len(nt.names))
-					nt.names = append(nt.names, s)
-					nt.hashes = append(nt.hashes, h)
-					nameIDs.add(h, id)
+				nm = nameIDs.find(names, h, s)
+				if nm < 0 {
+					nm = int32(len(names))
+					names = append(names, s)
+					newHashes = append(newHashes, h)
+					nameIDs.add(h, nm)
 				}
-				fnName[fn] = id
-				nm = id
+				fnName[fn] = nm
 			}
 			c := children.get(cur, nm)
 			if c < 0 {
-				c = int32(len(nt.parent))
-				nt.parent = append(nt.parent, cur)
+				c = int32(treeNodes + len(parent))
+				parent = append(parent, cur)
 				name = append(name, nm)
 				children.add(cur, c, nm)
+			} else if int(c) < treeNodes {
+				reached[c>>6] |= 1 << (c & 63)
 			}
 			cur = c
 		}
 		nodeOf[i] = cur
 	}
-	scratch.nodeOf, scratch.parent, scratch.name = nodeOf, nt.parent[:0], name[:0]
-	nt.leafName = make([]int32, leaves.Count)
-	for k, node := range leaves.All() {
-		nt.leafName[k] = nodeOf[node]
+	sc.nodeOf, sc.parent, sc.name, sc.names, sc.newHashes, sc.fnName, sc.reached = nodeOf, parent, name, names, newHashes, fnName, reached
+	own := len(parent)
+	for _, w := range reached {
+		own += bits.OnesCount64(w)
 	}
-	nt.parent = slices.Clone(nt.parent)
-	if len(nt.names) <= 1<<16 {
-		name16 := make([]uint16, len(name))
-		for j, nm := range name {
-			name16[j] = uint16(nm)
+	return own
+}
+
+// grow returns nn with the nodes and names staged in sc by a walk over
+// nn added, in new arrays of their exact size (nn itself when nothing was
+// staged): nn may be in use by readers, and a tree that grows once per
+// member has no use for spare capacity.
+func (nt *nameTree) grow(nn *nameNodes, sc *nameTreeScratch) *nameNodes {
+	if len(sc.parent) == 0 {
+		return nn // no new node, so no new name either
+	}
+	next := &nameNodes{
+		parent:    slices.Concat(nn.parent, sc.parent),
+		names:     nn.names,
+		hashes:    nn.hashes,
+		nameBytes: nn.nameBytes,
+	}
+	if added := sc.names[len(nn.names):]; len(added) > 0 {
+		next.names = make([]string, len(sc.names))
+		copy(next.names, nn.names)
+		copy(next.names[len(nn.names):], added)
+		if nt.copyNames {
+			// One allocation for the names a partition adds.
+			var b strings.Builder
+			for _, s := range added {
+				b.WriteString(s)
+			}
+			all := b.String()
+			next.nameBytes += int64(len(all))
+			for k, s := range added {
+				next.names[len(nn.names)+k], all = all[:len(s)], all[len(s):]
+			}
 		}
-		nt.name16 = name16
-	} else {
-		nt.name32 = slices.Clone(name)
+		next.hashes = slices.Concat(nn.hashes, sc.newHashes)
 	}
-	return nt
+	if len(next.names) <= 1<<16 {
+		name16 := make([]uint16, len(next.parent))
+		copy(name16, nn.name16)
+		for k, nm := range sc.name {
+			name16[len(nn.parent)+k] = uint16(nm)
+		}
+		next.name16 = name16
+	} else {
+		name32 := make([]int32, len(nn.parent), len(next.parent))
+		if nn.name16 != nil {
+			for j, nm := range nn.name16 {
+				name32[j] = int32(nm)
+			}
+		} else {
+			copy(name32, nn.name32)
+		}
+		next.name32 = append(name32, sc.name...)
+	}
+	return next
+}
+
+// leafNames returns the name node of each leaf of a partition walked with
+// sc.
+func (sc *nameTreeScratch) leafNames(leaves *symdb.LeafIndex) []int32 {
+	leafName := make([]int32, leaves.Count)
+	for k, node := range leaves.All() {
+		leafName[k] = sc.nodeOf[node]
+	}
+	return leafName
+}
+
+// add adds the stacks of p to nt and returns what p keeps of it, or nil
+// when nt has members and adding p would break maxNameTreeGrowth.
+func (nt *nameTree) add(p *symdb.Partition, leaves *symdb.LeafIndex, sc *nameTreeScratch) *partitionNames {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	nn := nt.nodes.Load()
+	own := sc.walk(p, nn)
+	first := nt.minOwn == 0
+	if first {
+		nt.minOwn = own
+	} else {
+		if len(nn.parent)+len(sc.parent) > maxNameTreeGrowth*min(nt.minOwn, own) {
+			return nil
+		}
+		nt.minOwn = min(nt.minOwn, own)
+	}
+	next := nt.grow(nn, sc)
+	nt.nodes.Store(next)
+	pn := newPartitionNames(p, nt, sc.leafNames(leaves))
+	pn.added = next.sizeBytes() - nn.sizeBytes()
+	if first {
+		pn.added += int64(unsafe.Sizeof(*nt)) + nn.sizeBytes()
+	}
+	return pn
+}
+
+func newPartitionNames(p *symdb.Partition, nt *nameTree, leafName []int32) *partitionNames {
+	pn := &partitionNames{
+		tree:      nt,
+		leafName:  leafName,
+		nodes:     len(p.Parents),
+		locations: len(p.Locations),
+		functions: len(p.Functions),
+		strs:      len(p.Strings),
+	}
+	if len(p.Parents) > 0 {
+		pn.parents0 = &p.Parents[0]
+	}
+	return pn
+}
+
+// buildNameTree returns the names of p in a name tree of its own. The
+// name node of every partition node is left in scratch.nodeOf.
+func buildNameTree(p *symdb.Partition, leaves *symdb.LeafIndex, scratch *nameTreeScratch) *partitionNames {
+	return newNameTree(false).add(p, leaves, scratch)
 }
 
 // nodeDeltas returns nodeOf[i] - i for every i, or nil if one does not fit
@@ -253,34 +449,42 @@ func nodeDeltas(nodeOf []int32) []int16 {
 	return delta
 }
 
-// nameTreeKey is the key of a partition's name tree among the values
-// derived from the partition.
+// nameTreeKey is the key of a partition's names among the values derived
+// from the partition.
 type nameTreeKey struct{}
 
-// partitionNameTree returns the name tree of p, built on first use and kept
-// with p, so it lives exactly as long as the partition does.
-func partitionNameTree(p *symdb.Partition, scratch *nameTreeScratch) *nameTree {
+// partitionNameTree returns the names of p, made on first use and kept
+// with p, so that they live exactly as long as the partition does: in a
+// tree shared through trees when it is not nil, else in one of p's own.
+func partitionNameTree(p *symdb.Partition, trees *NameTrees, scratch *nameTreeScratch) *partitionNames {
 	// Outside Derived's build: it holds the partition's lock.
 	leaves := p.Leaves()
-	nt := p.Derived(nameTreeKey{}, func() any { return buildNameTree(p, leaves, scratch) }).(*nameTree)
-	if !nt.matches(p) {
+	build := func() any {
+		if trees != nil {
+			return trees.add(p, leaves, scratch)
+		}
+		return buildNameTree(p, leaves, scratch)
+	}
+	pn := p.Derived(nameTreeKey{}, build).(*partitionNames)
+	if !pn.matches(p) {
 		// Partitions are immutable; only hand-built test partitions grow.
 		return buildNameTree(p, leaves, scratch)
 	}
-	return nt
+	return pn
 }
 
 type nodeMapKey struct{}
 
-// partitionNodeMap returns the name node of every node of p, built on
-// first use and kept with p. It builds p's name tree again, which numbers
-// name nodes as the kept one does, and keeps only the node map: queries
-// with values on inner nodes are rare, and a map for every partition
-// would be 2 bytes per node.
-func partitionNodeMap(p *symdb.Partition, scratch *nameTreeScratch) *nodeMap {
-	leaves := p.Leaves()
+// partitionNodeMap returns the name node in pn's tree of every node of p,
+// made on first use and kept with p. It walks p over the tree again, which
+// finds every node there, and keeps only the node map: queries with values
+// on inner nodes are rare, and a map for every partition would be 2 bytes
+// per node at least.
+func partitionNodeMap(p *symdb.Partition, pn *partitionNames, scratch *nameTreeScratch) *nodeMap {
 	build := func() *nodeMap {
-		buildNameTree(p, leaves, scratch)
+		if scratch.walk(p, pn.tree.nodes.Load()); len(scratch.parent) != 0 {
+			panic(fmt.Sprintf("flamegraph: %d nodes of partition %d missing from its name tree", len(scratch.parent), p.Key))
+		}
 		return newNodeMap(scratch.nodeOf[:len(p.Parents)])
 	}
 	nm := p.Derived(nodeMapKey{}, func() any { return build() }).(*nodeMap)
@@ -362,17 +566,19 @@ func growInt64(s []int64, n int) []int64 {
 	return s[:n]
 }
 
-// partitionNameIDs returns t's table of name IDs for the names of nt:
-// entry k is 1 + t's name ID of name k of nt, 0 while unknown. Each name of
-// a partition is interned at most once per tree.
-func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
+// partitionNameIDs returns t's table of name IDs for the first n names of
+// nt: entry k is 1 + t's name ID of name k of nt, 0 while unknown. Each
+// name of a name tree is interned at most once per Tree. A shared tree's
+// names only grow, and name k keeps its meaning, so the table grows with
+// them.
+func (t *Tree) partitionNameIDs(nt *nameTree, n int) []int32 {
 	key := weak.Make(nt)
 	ids := t.partitionNames[key]
-	if ids == nil {
+	if len(ids) < n {
 		if t.partitionNames == nil {
 			t.partitionNames = make(map[weak.Pointer[nameTree]][]int32)
 		}
-		ids = make([]int32, len(nt.names))
+		ids = append(ids, make([]int32, n-len(ids))...)
 		t.partitionNames[key] = ids
 	}
 	return ids
@@ -382,13 +588,19 @@ func (t *Tree) partitionNameIDs(nt *nameTree) []int32 {
 // truncating the partition's own tree to maxNodes nodes first when
 // maxNodes ≥ 1 (see AddPartitionTruncated). Only the nodes that survive
 // are looked up in t.
+//
+// The nodes of a shared name tree that p's stacks do not reach get no
+// value, so they have a total of 0 and are never kept: the result is that
+// of a name tree of p alone.
 func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes int64) {
 	t.init()
-	nt := partitionNameTree(p, &t.build)
+	pn := partitionNameTree(p, t.nameTrees, &t.build)
 	var nodes *nodeMap
 	if values.node != nil {
-		nodes = partitionNodeMap(p, &t.build)
+		nodes = partitionNodeMap(p, pn, &t.build)
 	}
+	// Loaded after pn was made: the state covers p's nodes.
+	nt := pn.tree.nodes.Load()
 	m := len(nt.parent)
 	// Borrowed once the name tree and node map are there: building them
 	// may wait for another goroutine's build of the same partition.
@@ -408,7 +620,7 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 		nodes.addSelf(self, values.node)
 	}
 	if values.leaf != nil {
-		nt.addLeafSelf(self, values.leaf)
+		pn.addLeafSelf(self, values.leaf)
 	}
 	self[0] = 0
 
@@ -441,7 +653,7 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 		kids = growInt64(kids, m)
 	}
 	kept := sc.kept[:0]
-	ids := t.partitionNameIDs(nt)
+	ids := t.partitionNameIDs(pn.tree, len(nt.names))
 	for _, j := range cand {
 		tj := total[j]
 		if tj < minTotal {
@@ -479,4 +691,11 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 	}
 	t.dirty = true
 	sc.self, sc.total, sc.dst, sc.kids, sc.kept = self, total, dst, kids, kept
+}
+
+func growUint64(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
+	}
+	return s[:n]
 }

@@ -632,10 +632,11 @@ func TestNameTreeScratchReuse(t *testing.T) {
 
 	var scratch nameTreeScratch
 	for i, p := range parts {
-		got := buildNameTree(p, p.Leaves(), &scratch)
-		want := buildNameTree(p, p.Leaves(), &nameTreeScratch{})
+		gotNames := buildNameTree(p, p.Leaves(), &scratch)
+		wantNames := buildNameTree(p, p.Leaves(), &nameTreeScratch{})
+		got, want := gotNames.tree.nodes.Load(), wantNames.tree.nodes.Load()
 		if !slices.Equal(got.parent, want.parent) || !slices.Equal(got.name16, want.name16) || !slices.Equal(got.name32, want.name32) ||
-			!slices.Equal(got.leafName, want.leafName) || !slices.Equal(got.names, want.names) {
+			!slices.Equal(gotNames.leafName, wantNames.leafName) || !slices.Equal(got.names, want.names) || !slices.Equal(got.hashes, want.hashes) {
 			t.Errorf("partition %d: reused scratch built parents %v names %v, fresh %v %v", i, got.parent, got.name16, want.parent, want.name16)
 		}
 	}
@@ -704,8 +705,8 @@ func TestNameTreeIsSized(t *testing.T) {
 	}
 	// Values per node build the name tree, the leaf index it is built
 	// with, and the node map.
-	nt := partitionNameTree(p, &nameTreeScratch{})
-	derived := nt.SizeBytes() + p.Leaves().SizeBytes() + partitionNodeMap(p, &nameTreeScratch{}).SizeBytes()
+	nt := partitionNameTree(p, nil, &nameTreeScratch{})
+	derived := nt.SizeBytes() + p.Leaves().SizeBytes() + partitionNodeMap(p, nt, &nameTreeScratch{}).SizeBytes()
 	if got, want := p.SizeBytes(), before+derived; got != want || nt.SizeBytes() <= 0 {
 		t.Errorf("partition of %d bytes with a name tree of %d: SizeBytes %d, want %d", before, nt.SizeBytes(), got, want)
 	}
@@ -757,17 +758,20 @@ func TestNameTreeCompactForms(t *testing.T) {
 				all = append(all, stacks...)
 			}
 
-			nt := partitionNameTree(p, &nameTreeScratch{})
+			pn := partitionNameTree(p, nil, &nameTreeScratch{})
+			nt := pn.tree.nodes.Load()
 			if len(nt.names) != tc.names || (nt.name32 != nil) != tc.wideNames || (nt.name16 != nil) == tc.wideNames {
 				t.Errorf("%d names in 16 bits %v, in 32 bits %v; want wide %v", len(nt.names), nt.name16 != nil, nt.name32 != nil, tc.wideNames)
 			}
-			nm := partitionNodeMap(p, &nameTreeScratch{})
+			nm := partitionNodeMap(p, pn, &nameTreeScratch{})
 			if (nm.of32 != nil) != tc.wideNodes || (nm.delta != nil) == tc.wideNodes {
 				t.Errorf("name nodes as distances %v, in 32 bits %v; want wide %v", nm.delta != nil, nm.of32 != nil, tc.wideNodes)
 			}
-			want := int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.name16)) +
-				4*int64(cap(nt.leafName)+cap(nt.parent)+cap(nt.name32)+cap(nt.hashes)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
-			if got := nt.SizeBytes(); got != want {
+			// A tree of its own: the partition is charged all of it, the
+			// names but their headers being the partition's strings.
+			want := int64(unsafe.Sizeof(*pn)) + int64(unsafe.Sizeof(*pn.tree)) + int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.name16)) +
+				4*int64(cap(pn.leafName)+cap(nt.parent)+cap(nt.name32)+cap(nt.hashes)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+			if got := pn.SizeBytes(); got != want {
 				t.Errorf("name tree of %d nodes sized %d bytes, want %d", len(nt.parent), got, want)
 			}
 			if got, want := nm.SizeBytes(), int64(unsafe.Sizeof(*nm))+2*int64(cap(nm.delta))+4*int64(cap(nm.of32)); got != want {
@@ -839,7 +843,7 @@ func TestReusedTreesShareScratch(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Reset()
-	nameNodes := len(partitionNameTree(p, &nameTreeScratch{}).parent)
+	nameNodes := len(partitionNameTree(p, nil, &nameTreeScratch{}).tree.nodes.Load().parent)
 
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -1031,7 +1035,7 @@ func TestLeafValuesKeepNoNodeMap(t *testing.T) {
 	if err := tr.AddLeavesTruncated(p, leaf, nil, 0); err != nil {
 		t.Fatal(err)
 	}
-	nt := partitionNameTree(p, &nameTreeScratch{})
+	nt := partitionNameTree(p, nil, &nameTreeScratch{})
 	if got, want := p.SizeBytes(), before+leaves.SizeBytes()+nt.SizeBytes(); got != want {
 		t.Errorf("partition holds %d bytes after leaf values, want %d: the name tree and leaf index only", got, want)
 	}

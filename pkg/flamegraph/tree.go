@@ -38,7 +38,7 @@ type Tree struct {
 	children siblingIndex // children by name ID
 
 	// partitionNames[nt][k] is 1 + the name ID of name k of partition name
-	// tree nt, 0 while unknown. Reset keeps it (weakly: it does not keep
+	// tree nt (see partitionNameIDs), 0 while unknown. Reset keeps it (weakly: it does not keep
 	// the name trees alive), and keeps names[:keptNames], copied.
 	partitionNames map[weak.Pointer[nameTree]][]int32
 	keptNames      int
@@ -54,6 +54,9 @@ type Tree struct {
 	// tree's own without a pool.
 	shared *ScratchPool
 	own    *partitionScratch
+	// nameTrees shares the name trees of partitions between blocks (see
+	// ShareNames); nil for a tree of its own per partition.
+	nameTrees *NameTrees
 }
 
 // ShareScratch has t borrow the arrays it fills per partition from p

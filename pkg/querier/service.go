@@ -46,6 +46,11 @@ type Service struct {
 	// scratch lends every tree of the service the arrays it fills while
 	// it adds a partition, one set per core.
 	scratch *flamegraph.ScratchPool
+	// names lets the partitions of a key (a profiled service) in
+	// successive blocks share one name tree, for every tree of s. It is
+	// not split by tenant: a query shows only the name nodes its own
+	// partitions have values on, never those another tenant's added.
+	names *flamegraph.NameTrees
 	// sums lends the per-partition sample sums of finished queries.
 	sums sumArrays
 	// scans lends the buffers of finished profile scans.
@@ -73,6 +78,7 @@ func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
 	s.gc = newGCClock()
 	s.trees.withClock(s.gc, 2*s.parallelism()+2)
 	s.scratch = flamegraph.NewScratchPool(s.parallelism())
+	s.names = flamegraph.NewNameTrees()
 	s.profiles.withClock(s.gc, 1)
 	s.sums.maxBytes = defaultMaxSumBytes
 	// A block is scanned by one core at a time.
@@ -146,6 +152,7 @@ func (s *Service) blockTree() *flamegraph.Tree {
 	}
 	t := flamegraph.NewTree()
 	t.ShareScratch(s.scratch)
+	t.ShareNames(s.names)
 	return t
 }
 
