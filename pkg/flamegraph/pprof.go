@@ -172,8 +172,10 @@ type ProfileBuilder struct {
 	fast fastState
 
 	// encoded holds each goroutine's share of the encoded samples in
-	// AppendEncoded, kept for the next profile.
-	encoded [][]byte
+	// AppendEncoded but the first, kept for the next profile; lastEncoded
+	// is the size of the last profile encoded, which sizes the next.
+	encoded     [][]byte
+	lastEncoded int
 	// leafNodes holds per-node values that AddPartitionLeaves spreads from
 	// leaf values for the paths that walk every node.
 	leafNodes []int64

@@ -2,6 +2,7 @@ package flamegraph
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -10,8 +11,8 @@ import (
 )
 
 // checkedBuild returns b.Build() after checking that AppendEncoded writes
-// the same bytes as proto.Marshal of it, with 1 to 3 goroutines and after
-// a prefix. Every test that builds a profile goes through it.
+// the same bytes as proto.Marshal of it, with 1 to 3 goroutines, with and
+// without a prefix. Every test that builds a profile goes through it.
 func checkedBuild(t testing.TB, b *ProfileBuilder) *googlev1.Profile {
 	t.Helper()
 	prof := b.Build()
@@ -23,13 +24,17 @@ func checkedBuild(t testing.TB, b *ProfileBuilder) *googlev1.Profile {
 	defer func() { b.parallelism = saved }()
 	for _, parallelism := range []int{1, 2, 3} {
 		b.parallelism = parallelism
-		prefix := []byte("prefix")
-		got, err := b.AppendEncoded(bytes.Clone(prefix))
-		if err != nil {
-			t.Fatalf("AppendEncoded: %v", err)
-		}
-		if !bytes.HasPrefix(got, prefix) || !bytes.Equal(got[len(prefix):], want) {
-			t.Fatalf("AppendEncoded with %d goroutines: %d bytes differ from proto.Marshal's %d", parallelism, len(got)-len(prefix), len(want))
+		// The answer is sized as the one before: without a prefix first,
+		// then with one (the samples are moved up to the head), then
+		// without again from a size that fits.
+		for _, prefix := range [][]byte{nil, []byte("prefix"), nil} {
+			got, err := b.AppendEncoded(bytes.Clone(prefix))
+			if err != nil {
+				t.Fatalf("AppendEncoded: %v", err)
+			}
+			if !bytes.HasPrefix(got, prefix) || !bytes.Equal(got[len(prefix):], want) {
+				t.Fatalf("AppendEncoded with %d goroutines after %q: %d bytes differ from proto.Marshal's %d", parallelism, prefix, len(got)-len(prefix), len(want))
+			}
 		}
 	}
 	return prof
@@ -75,5 +80,36 @@ func TestAppendEncodedVarintLengths(t *testing.T) {
 	built := checkedBuild(t, b)
 	if len(built.Sample) != len(values) {
 		t.Fatalf("%d samples, want %d", len(built.Sample), len(values))
+	}
+}
+
+// placeHead puts the head between what precedes it and the samples, the
+// head smaller or larger than the room left for it.
+func TestPlaceHead(t *testing.T) {
+	samples := []byte("the samples")
+	for _, types := range []int{1, 6} {
+		head := &googlev1.Profile{}
+		for i := range types {
+			head.SampleType = append(head.SampleType, &googlev1.ValueType{Type: 1 << 40, Unit: int64(i) << 40})
+		}
+		want, err := proto.Marshal(head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(want) > headRoom) != (types > 1) {
+			t.Fatalf("%d sample types make a head of %d bytes: the test needs one within and one over %d", types, len(want), headRoom)
+		}
+		for _, prefix := range [][]byte{nil, []byte("prefix")} {
+			out := append(bytes.Clone(prefix), make([]byte, headRoom)...)
+			out = append(out, samples...)
+			out = slices.Grow(out, max(len(want)-headRoom, 0))
+			got, err := placeHead(out, len(prefix), proto.Size(head), head, proto.MarshalOptions{UseCachedSize: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := slices.Concat(prefix, want, samples); !bytes.Equal(got, w) {
+				t.Errorf("%d sample types after %q: got %q, want %q", types, prefix, got, w)
+			}
+		}
 	}
 }
