@@ -38,7 +38,7 @@ type nameTree struct {
 	// What the tree was built from, to catch a partition that changed
 	// (partitions are immutable, but hand-built test partitions grow).
 	nodes, locations, functions, strs int
-	parents0                          *int32
+	tree                              symdb.StackTreeID
 }
 
 // SizeBytes is the memory nt holds beside its partition (the names are the
@@ -123,12 +123,8 @@ type partitionValues struct {
 
 // matches reports whether nt was built from p as it is now.
 func (nt *nameTree) matches(p *symdb.Partition) bool {
-	var parents0 *int32
-	if len(p.Parents) > 0 {
-		parents0 = &p.Parents[0]
-	}
-	return nt.nodes == len(p.Parents) && nt.locations == len(p.Locations) &&
-		nt.functions == len(p.Functions) && nt.strs == len(p.Strings) && nt.parents0 == parents0
+	return nt.nodes == p.Tree.Len() && nt.locations == len(p.Locations) &&
+		nt.functions == len(p.Functions) && nt.strs == len(p.Strings) && nt.tree == p.Tree.ID()
 }
 
 // nameTreeScratch is what buildNameTree grows while it builds, reused from
@@ -147,13 +143,13 @@ type nameTreeScratch struct {
 // partitionNodeMap.
 func buildNameTree(p *symdb.Partition, leaves *symdb.LeafIndex, scratch *nameTreeScratch) *nameTree {
 	children := &scratch.children
-	n := len(p.Parents)
+	n := p.Tree.Len()
 	// Every line of every node could make a name node: an upper bound
 	// that sizes the arrays once.
 	bound := 1
-	for i, par := range p.Parents {
-		if par >= 0 {
-			bound += len(p.Locations[p.NodeLocations[i]].Lines)
+	for i := range int32(n) {
+		if p.Tree.Parent(i) >= 0 {
+			bound += len(p.Locations[p.Tree.Location(i)].Lines)
 		}
 	}
 	// The tree grows in the scratch arrays, sized for the bound, and is
@@ -171,9 +167,7 @@ func buildNameTree(p *symdb.Partition, leaves *symdb.LeafIndex, scratch *nameTre
 		functions: len(p.Functions),
 		strs:      len(p.Strings),
 	}
-	if n > 0 {
-		nt.parents0 = &p.Parents[0]
-	}
+	nt.tree = p.Tree.ID()
 	fnName := make([]int32, len(p.Functions))
 	for i := range fnName {
 		fnName[i] = -1
@@ -187,13 +181,13 @@ func buildNameTree(p *symdb.Partition, leaves *symdb.LeafIndex, scratch *nameTre
 	nameIDs.reserve(min(len(p.Functions), len(p.Strings)))
 	children.reset(bound)
 	for i := 0; i < n; i++ {
-		par := p.Parents[i]
+		par := p.Tree.Parent(int32(i))
 		if par < 0 {
 			nodeOf[i] = 0 // a chunk root is the empty stack
 			continue
 		}
 		cur := nodeOf[par]
-		lines := p.Locations[p.NodeLocations[i]].Lines
+		lines := p.Locations[p.Tree.Location(int32(i))].Lines
 		for j := len(lines) - 1; j >= 0; j-- {
 			fn := lines[j].FunctionID
 			nm := fnName[fn]
@@ -281,10 +275,10 @@ func partitionNodeMap(p *symdb.Partition, scratch *nameTreeScratch) *nodeMap {
 	leaves := p.Leaves()
 	build := func() *nodeMap {
 		buildNameTree(p, leaves, scratch)
-		return newNodeMap(scratch.nodeOf[:len(p.Parents)])
+		return newNodeMap(scratch.nodeOf[:p.Tree.Len()])
 	}
 	nm := p.Derived(nodeMapKey{}, func() any { return build() }).(*nodeMap)
-	if nm.len() != len(p.Parents) {
+	if nm.len() != p.Tree.Len() {
 		return build()
 	}
 	return nm
