@@ -633,7 +633,7 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, k
 	for base := lo; base < hi; base += gatherBlock {
 		n := gatherPositive(&withValue, nodeSelf[base:min(base+gatherBlock, hi)], base)
 		for _, i := range withValue[:n] {
-			if tree.Parent(i) < 0 || (match != nil && !match[i]) {
+			if tree.IsRoot(i) || (match != nil && !match[i]) {
 				continue
 			}
 			if s := knownSample(knownBits, knownRank, samples, i); s >= 0 {
@@ -667,7 +667,7 @@ func dealLeaves(ps *pprofStacks, p *symdb.Partition, leafSelf []int64, known *kn
 			v := leafSelf[leaf]
 			leaf++
 			i := int32(w*64 + bits.TrailingZeros64(word))
-			if v <= 0 || tree.Parent(i) < 0 {
+			if v <= 0 || tree.IsRoot(i) {
 				continue
 			}
 			if s := knownSample(knownBits, knownRank, samples, i); s >= 0 {

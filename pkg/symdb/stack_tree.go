@@ -25,9 +25,10 @@ import (
 // is 0.
 type StackTree struct {
 	n int
-	// Bit i%64 of jump[i/64] is set when the parent of node i is not
-	// i-1; that parent is then far[rank[i/64] + the set bits of
-	// jump[i/64] below bit i%64].
+	// Bit i%64 of jump[i/64] is set when node i is a root or its parent
+	// is not i-1; that parent is then far[rank[i/64] + the set bits of
+	// jump[i/64] below bit i%64]. far ends with a -1 that is no node's,
+	// so that the position of any node is in range (see IsRoot).
 	jump []uint64
 	rank []int32
 	far  []int32
@@ -91,6 +92,17 @@ func (t *StackTree) Parent(i int32) int32 {
 		return i - 1
 	}
 	return t.far[t.rank[i>>6]+int32(bits.OnesCount64(w&(bit-1)))]
+}
+
+// IsRoot reports whether node i is a root: Parent(i) < 0, without a
+// branch, for loops over nodes that follow no pattern a branch predictor
+// learns (leaves with values, say). It loads the far parent whether the
+// node has one or not.
+func (t *StackTree) IsRoot(i int32) bool {
+	w := t.jump[i>>6]
+	sh := uint(i & 63)
+	far := t.far[t.rank[i>>6]+int32(bits.OnesCount64(w&(1<<sh-1)))]
+	return w>>sh&uint64(uint32(far)>>31) != 0
 }
 
 // Location returns the location of node i; 0 for a root.
@@ -229,8 +241,8 @@ func (b *stackTreeBuilder) addNodes(parents, locs []int32, base int32) {
 		m := min(int(64-bit), len(parents))
 		word := jump[len(jump)-1]
 		for _, par := range parents[:m] {
-			par += base &^ (par >> 31) // not a root's
-			isFar := b2u(par != i-1)
+			par += base &^ (par >> 31)              // not a root's
+			isFar := b2u(par != i-1) | b2u(par < 0) // node 0 too
 			word |= isFar << (i & 63)
 			far[nf] = par
 			nf += int(isFar)
@@ -283,7 +295,7 @@ func (b *stackTreeBuilder) finish() StackTree {
 	if t.n == 0 {
 		return StackTree{}
 	}
-	t.jump, t.rank, t.far = trim(t.jump), trim(t.rank), trim(t.far)
+	t.jump, t.rank, t.far = trim(t.jump), trim(t.rank), trim(append(t.far, -1))
 	t.loc16, t.loc32 = trim(t.loc16), trim(t.loc32)
 	return t
 }

@@ -77,6 +77,9 @@ func TestStackTree(t *testing.T) {
 				if got := tree.Parent(i); got != parents[i] {
 					t.Fatalf("%s, %d nodes: Parent(%d) = %d, want %d", ts.name, n, i, got, parents[i])
 				}
+				if got := tree.IsRoot(i); got != (parents[i] < 0) {
+					t.Fatalf("%s, %d nodes: IsRoot(%d) = %v, parent %d", ts.name, n, i, got, parents[i])
+				}
 				if got := tree.Location(i); got != locs[i] {
 					t.Fatalf("%s, %d nodes: Location(%d) = %d, want %d", ts.name, n, i, got, locs[i])
 				}
