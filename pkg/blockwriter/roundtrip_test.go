@@ -273,7 +273,7 @@ func checkBlock(t *testing.T, ctx context.Context, bkt objstore.Bucket, dir stri
 		k := acc{pt, r.Partition}
 		ns := nodeSelf[k]
 		if ns == nil {
-			ns = make([]int64, len(part.Parents))
+			ns = make([]int64, part.Tree.Len())
 			nodeSelf[k] = ns
 		}
 		for i, id := range r.StacktraceIDs {

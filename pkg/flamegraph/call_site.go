@@ -12,6 +12,7 @@ import "github.com/cinder-profiling/cinder/pkg/symdb"
 // A CallSiteMatcher reuses its buffers and is not safe for concurrent use.
 type CallSiteMatcher struct {
 	callSite []string
+	parents  []int32
 	state    []int32
 	match    []bool
 }
@@ -26,7 +27,9 @@ func NewCallSiteMatcher(callSite []string) *CallSiteMatcher {
 // The slice is reused by the next call. Chunk roots (the empty stack)
 // never match.
 func (m *CallSiteMatcher) Match(p *symdb.Partition) []bool {
-	n := len(p.Parents)
+	n := p.Tree.Len()
+	parents := p.Tree.AppendParents(m.parents[:0])
+	m.parents = parents
 	m.state = growInt32(m.state, n)
 	if cap(m.match) < n {
 		m.match = make([]bool, n)
@@ -36,7 +39,7 @@ func (m *CallSiteMatcher) Match(p *symdb.Partition) []bool {
 	// state[i]: how many call-site names the frames down to node i
 	// matched, or -1 after a mismatch.
 	for i := 0; i < n; i++ {
-		par := p.Parents[i]
+		par := parents[i]
 		if par < 0 {
 			m.state[i] = 0
 			m.match[i] = false
@@ -44,7 +47,7 @@ func (m *CallSiteMatcher) Match(p *symdb.Partition) []bool {
 		}
 		s := m.state[par]
 		if s >= 0 && s < want {
-			lines := p.Locations[p.NodeLocations[i]].Lines
+			lines := p.Locations[p.Tree.Location(int32(i))].Lines
 			for j := len(lines) - 1; j >= 0 && s >= 0 && s < want; j-- {
 				if p.Strings[p.Functions[lines[j].FunctionID].Name] == m.callSite[s] {
 					s++

@@ -36,28 +36,28 @@ func syntheticPartition(n int, seed uint64) (*symdb.Partition, []int64) {
 	}
 	values := make([]int64, n)
 	depth := make([]int32, n)
-	p.Parents = make([]int32, n)
-	p.NodeLocations = make([]int32, n)
+	parents, locs := make([]int32, n), make([]int32, n)
 	chunk := n / 4
 	for i := range n {
 		if i%chunk == 0 {
-			p.Parents[i] = -1
+			parents[i] = -1
 			continue
 		}
 		lo := max(i-64, i-i%chunk)
 		par := int32(lo + rng.IntN(i-lo))
 		if depth[par] >= 48 {
-			for up := 38 + rng.IntN(10); up > 0 && p.Parents[par] >= 0; up-- {
-				par = p.Parents[par]
+			for up := 38 + rng.IntN(10); up > 0 && parents[par] >= 0; up-- {
+				par = parents[par]
 			}
 		}
-		p.Parents[i] = par
+		parents[i] = par
 		depth[i] = depth[par] + 1
-		p.NodeLocations[i] = int32(rng.IntN(locations))
+		locs[i] = int32(rng.IntN(locations))
 		if rng.IntN(2) == 0 {
 			values[i] = 1 + int64(rng.IntN(1000))
 		}
 	}
+	p.Tree = symdb.MustStackTree(parents, locs)
 	return p, values
 }
 
@@ -71,7 +71,7 @@ func BenchmarkTreeAddPartition(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(len(p.Parents)), "partition-nodes")
+		b.ReportMetric(float64(p.Tree.Len()), "partition-nodes")
 	})
 	b.Run("existing", func(b *testing.B) {
 		tr := NewTree()

@@ -621,7 +621,7 @@ func profilePartition(t testing.TB, prof *googlev1.Profile) (*symdb.Partition, [
 	}
 	type edge struct{ parent, loc int32 }
 	nodes := map[edge]int32{}
-	p.Parents, p.NodeLocations = []int32{-1}, []int32{0}
+	parents, locs := []int32{-1}, []int32{0}
 	values := []int64{0}
 	for _, s := range prof.Sample {
 		cur := int32(0)
@@ -629,9 +629,9 @@ func profilePartition(t testing.TB, prof *googlev1.Profile) (*symdb.Partition, [
 			e := edge{cur, locIndex[s.LocationId[i]]}
 			n, ok := nodes[e]
 			if !ok {
-				n = int32(len(p.Parents))
-				p.Parents = append(p.Parents, cur)
-				p.NodeLocations = append(p.NodeLocations, e.loc)
+				n = int32(len(parents))
+				parents = append(parents, cur)
+				locs = append(locs, e.loc)
 				values = append(values, 0)
 				nodes[e] = n
 			}
@@ -639,6 +639,7 @@ func profilePartition(t testing.TB, prof *googlev1.Profile) (*symdb.Partition, [
 		}
 		values[cur] += s.Value[0]
 	}
+	p.Tree = symdb.MustStackTree(parents, locs)
 	return p, values
 }
 

@@ -69,11 +69,13 @@ func handPartition() (*symdb.Partition, []int64) {
 		{9, 4, -5}, // 13: x, negative
 	}
 	values := make([]int64, len(nodes))
+	var parents, locs []int32
 	for i, n := range nodes {
-		p.Parents = append(p.Parents, n.parent)
-		p.NodeLocations = append(p.NodeLocations, n.loc)
+		parents = append(parents, n.parent)
+		locs = append(locs, n.loc)
 		values[i] = n.value
 	}
+	p.Tree = symdb.MustStackTree(parents, locs)
 	return p, values
 }
 
@@ -166,7 +168,7 @@ func TestProfileBuilderParallelism(t *testing.T) {
 	b, bv := syntheticPartition(6000, 2)
 	// A copy of a is another partition with the same stacks.
 	aCopy := &symdb.Partition{
-		Key: 3, Parents: slices.Clone(a.Parents), NodeLocations: slices.Clone(a.NodeLocations),
+		Key: 3, Tree: symdb.MustStackTree(a.Tree.AppendParents(nil), a.Tree.AppendLocations(nil)),
 		Locations: a.Locations, Functions: a.Functions, Mappings: a.Mappings, Strings: a.Strings,
 	}
 	adds := []struct {
@@ -387,8 +389,7 @@ func partitionOf(stacks ...stackValue) (*symdb.Partition, []int64) {
 	locOf := map[string]int32{}
 	type edge struct{ parent, loc int32 }
 	nodeOf := map[edge]int32{}
-	p.Parents = append(p.Parents, -1)
-	p.NodeLocations = append(p.NodeLocations, 0)
+	parents, locs := []int32{-1}, []int32{0}
 	var values []int64
 	values = append(values, 0)
 	for _, s := range stacks {
@@ -404,9 +405,9 @@ func partitionOf(stacks ...stackValue) (*symdb.Partition, []int64) {
 			}
 			n, ok := nodeOf[edge{cur, loc}]
 			if !ok {
-				n = int32(len(p.Parents))
-				p.Parents = append(p.Parents, cur)
-				p.NodeLocations = append(p.NodeLocations, loc)
+				n = int32(len(parents))
+				parents = append(parents, cur)
+				locs = append(locs, loc)
 				values = append(values, 0)
 				nodeOf[edge{cur, loc}] = n
 			}
@@ -414,6 +415,7 @@ func partitionOf(stacks ...stackValue) (*symdb.Partition, []int64) {
 		}
 		values[cur] += s.value
 	}
+	p.Tree = symdb.MustStackTree(parents, locs)
 	return p, values
 }
 
@@ -484,7 +486,7 @@ func TestProfileBuilderEmpty(t *testing.T) {
 		}
 	}
 	// Values on the empty stack only.
-	p := &symdb.Partition{Parents: []int32{-1}, NodeLocations: []int32{0}}
+	p := &symdb.Partition{Tree: symdb.MustStackTree([]int32{-1}, []int32{0})}
 	if err := b.AddPartition(p, []int64{5}); err != nil {
 		t.Fatal(err)
 	}
@@ -741,18 +743,20 @@ func TestNameTreeCompactForms(t *testing.T) {
 			)
 			p, values := partitionOf(stacks...)
 			// More chunks: copies of the first, root and all.
-			n := int32(len(p.Parents))
+			parents, locs := p.Tree.AppendParents(nil), p.Tree.AppendLocations(nil)
+			n := int32(len(parents))
 			for c := int32(1); c < int32(tc.chunks); c++ {
 				for i := range n {
-					par := p.Parents[i]
+					par := parents[i]
 					if par >= 0 {
 						par += c * n
 					}
-					p.Parents = append(p.Parents, par)
-					p.NodeLocations = append(p.NodeLocations, p.NodeLocations[i])
+					parents = append(parents, par)
+					locs = append(locs, locs[i])
 					values = append(values, values[i])
 				}
 			}
+			p.Tree = symdb.MustStackTree(parents, locs)
 			var all []stackValue
 			for range tc.chunks {
 				all = append(all, stacks...)

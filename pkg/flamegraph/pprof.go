@@ -166,6 +166,9 @@ type ProfileBuilder struct {
 	pathBuf   []int32
 	fnode     []int32
 	fnTree    stackTrie
+	// parents holds the parents of the partition's nodes for the paths
+	// that walk every node (see symdb.StackTree.AppendParents).
+	parents []int32
 
 	// Untruncated partitions are added through their stack hashes (see
 	// addPartitionFast) to stacks of their own, not to the trie.
@@ -242,7 +245,7 @@ func (b *ProfileBuilder) SizeBytes() int64 {
 	n += sliceBytes(b.strs) + sliceBytes(b.funcs) + sliceBytes(b.maps) + sliceBytes(b.locs) + sliceBytes(b.lines)
 	n += sliceBytes(b.variant) + sliceBytes(b.keyBuf)
 	n += sliceBytes(b.nodeMap) + sliceBytes(b.locMap) + sliceBytes(b.fnMap) + sliceBytes(b.mapMap) + sliceBytes(b.strMap)
-	n += sliceBytes(b.pathBuf) + sliceBytes(b.fnode)
+	n += sliceBytes(b.pathBuf) + sliceBytes(b.fnode) + sliceBytes(b.parents)
 	n += b.stacks.sizeBytes() + b.fnTree.sizeBytes()
 	n += sliceBytes(b.encoded)
 	for _, e := range b.encoded {
@@ -350,7 +353,7 @@ func (b *ProfileBuilder) SetMaxNodes(maxNodes int64) {
 
 // AddPartition adds the samples of one partition: nodeSelf[i] is the summed
 // value of the samples whose stack trace has partition node i as its leaf
-// (len(nodeSelf) == len(p.Parents)). Values ≤ 0 and empty stacks are
+// (len(nodeSelf) == p.Tree.Len()). Values ≤ 0 and empty stacks are
 // skipped.
 //
 // With a budget set by SetMaxNodes, the partition is truncated on its own,
@@ -381,10 +384,10 @@ func (b *ProfileBuilder) SetMaxNodes(maxNodes int64) {
 // AddPartition does not keep nodeSelf: the caller may reuse it once
 // AddPartition returns.
 func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
-	n := len(p.Parents)
-	if len(nodeSelf) != n || len(p.NodeLocations) != n {
-		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
-			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
+	n := p.Tree.Len()
+	if len(nodeSelf) != n {
+		return fmt.Errorf("partition %d: %d nodes, %d values: %w",
+			p.Key, n, len(nodeSelf), ErrPartitionShape)
 	}
 	b.beginPartition(p)
 	if b.pgo != nil && (b.pgo.KeepLocations > 0 || b.pgo.AggregateCallees) {
@@ -408,7 +411,8 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 		b.addPartitionFast(p, nodeSelf, nil, match)
 		return nil
 	}
-	parents := p.Parents
+	parents := p.Tree.AppendParents(b.parents[:0])
+	b.parents = parents // for addTruncated
 
 	// Mark the nodes on the way to a positive value, as Tree.AddPartition.
 	nodeMap := growInt32(b.nodeMap, n)
@@ -430,7 +434,7 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 			nodeMap[i] = 0
 			continue
 		}
-		li := p.NodeLocations[i]
+		li := p.Tree.Location(int32(i))
 		nodeMap[i] = b.stacks.child(nodeMap[par], b.location(p, li))
 	}
 	b.nodeMap = nodeMap
@@ -443,11 +447,11 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 // other node has one. Without a budget, a call site or go_pgo, only the
 // leaves are visited.
 func (b *ProfileBuilder) AddPartitionLeaves(p *symdb.Partition, leafSelf []int64) error {
-	n := len(p.Parents)
+	n := p.Tree.Len()
 	leaves := p.Leaves()
-	if len(leafSelf) != leaves.Count || len(p.NodeLocations) != n {
-		return fmt.Errorf("partition %d: %d nodes, %d leaves, %d locations, %d leaf values: %w",
-			p.Key, n, leaves.Count, len(p.NodeLocations), len(leafSelf), ErrPartitionShape)
+	if len(leafSelf) != leaves.Count {
+		return fmt.Errorf("partition %d: %d nodes, %d leaves, %d leaf values: %w",
+			p.Key, n, leaves.Count, len(leafSelf), ErrPartitionShape)
 	}
 	if b.pgo != nil || len(b.callSite) > 0 || b.maxNodes > 0 {
 		// The other paths walk values per node.
@@ -478,12 +482,13 @@ func (b *ProfileBuilder) beginPartition(p *symdb.Partition) {
 
 // addTruncated adds the selected values of partition p truncated to
 // b.maxNodes (see AddPartition); b.nodeMap holds the stack of every node on
-// the way to a positive value.
+// the way to a positive value, and b.parents the parents of p's nodes.
 func (b *ProfileBuilder) addTruncated(p *symdb.Partition, nodeSelf []int64, match []bool) {
-	n := len(p.Parents)
+	n := p.Tree.Len()
 	nodeMap := b.nodeMap
+	parents := b.parents[:n]
 	selected := func(i int) bool {
-		return nodeSelf[i] > 0 && p.Parents[i] >= 0 && (match == nil || match[i])
+		return nodeSelf[i] > 0 && parents[i] >= 0 && (match == nil || match[i])
 	}
 
 	// The function tree, keyed by partition function ID; fnode[i] is the
@@ -492,13 +497,13 @@ func (b *ProfileBuilder) addTruncated(p *symdb.Partition, nodeSelf []int64, matc
 	ft.reset()
 	fnode := growInt32(b.fnode, n)
 	for i := 0; i < n; i++ {
-		par := p.Parents[i]
+		par := parents[i]
 		if par < 0 || nodeMap[i] == 0 { // not on the way to a value
 			fnode[i] = 0
 			continue
 		}
 		cur := fnode[par]
-		lines := p.Locations[p.NodeLocations[i]].Lines
+		lines := p.Locations[p.Tree.Location(int32(i))].Lines
 		for j := len(lines) - 1; j >= 0; j-- {
 			cur = ft.child(cur, int32(lines[j].FunctionID))
 		}
@@ -548,12 +553,12 @@ func (b *ProfileBuilder) addTruncated(p *symdb.Partition, nodeSelf []int64, matc
 			// fewer than offset.
 			nd, below := int32(i), 0
 			for {
-				c := below + len(p.Locations[p.NodeLocations[nd]].Lines)
-				if c >= offset || p.Parents[p.Parents[nd]] < 0 {
+				c := below + len(p.Locations[p.Tree.Location(nd)].Lines)
+				if c >= offset || parents[parents[nd]] < 0 {
 					break
 				}
 				below = c
-				nd = p.Parents[nd]
+				nd = parents[nd]
 			}
 			if nd != int32(i) {
 				target = stubOf(nodeMap[nd])
@@ -571,16 +576,16 @@ func (b *ProfileBuilder) addPartitionPGO(p *symdb.Partition, nodeSelf []int64) {
 	keep := int(b.pgo.KeepLocations)
 	path := b.pathBuf
 	for i, v := range nodeSelf {
-		if v <= 0 || p.Parents[i] < 0 {
+		if v <= 0 || p.Tree.Parent(int32(i)) < 0 {
 			continue
 		}
 		path = path[:0]
-		for nd := int32(i); p.Parents[nd] >= 0 && (keep == 0 || len(path) < keep); nd = p.Parents[nd] {
+		for nd := int32(i); p.Tree.Parent(nd) >= 0 && (keep == 0 || len(path) < keep); nd = p.Tree.Parent(nd) {
 			path = append(path, nd)
 		}
 		cur := int32(0)
 		for j := len(path) - 1; j >= 0; j-- {
-			loc := b.location(p, p.NodeLocations[path[j]])
+			loc := b.location(p, p.Tree.Location(path[j]))
 			if j == 0 && b.pgo.AggregateCallees {
 				loc = b.calleeVariant(loc)
 			}

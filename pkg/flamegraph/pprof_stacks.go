@@ -48,7 +48,7 @@ type pprofStacks struct {
 
 	// What it was built from, to catch a partition that changed.
 	nodes, locations, functions, mappings, strs int
-	parents0                                    *int32
+	tree                                        symdb.StackTreeID
 }
 
 var pprofStackSeed = maphash.MakeSeed()
@@ -67,13 +67,9 @@ func (ps *pprofStacks) SizeBytes() int64 {
 }
 
 func (ps *pprofStacks) matches(p *symdb.Partition) bool {
-	var parents0 *int32
-	if len(p.Parents) > 0 {
-		parents0 = &p.Parents[0]
-	}
-	return ps.nodes == len(p.Parents) && ps.locations == len(p.Locations) &&
+	return ps.nodes == p.Tree.Len() && ps.locations == len(p.Locations) &&
 		ps.functions == len(p.Functions) && ps.mappings == len(p.Mappings) &&
-		ps.strs == len(p.Strings) && ps.parents0 == parents0
+		ps.strs == len(p.Strings) && ps.tree == p.Tree.ID()
 }
 
 func appendKeyString(b []byte, s string) []byte {
@@ -180,7 +176,7 @@ func mixStack(parent, loc uint64) uint64 {
 
 // buildPprofStacks builds the pprofStacks of p, whose leaf index is leaves.
 func buildPprofStacks(p *symdb.Partition, leaves *symdb.LeafIndex) *pprofStacks {
-	n := len(p.Parents)
+	n := p.Tree.Len()
 	ps := &pprofStacks{
 		leaves:    leaves,
 		locHash:   make([]uint64, len(p.Locations)),
@@ -190,19 +186,18 @@ func buildPprofStacks(p *symdb.Partition, leaves *symdb.LeafIndex) *pprofStacks 
 		mappings:  len(p.Mappings),
 		strs:      len(p.Strings),
 	}
-	if n > 0 {
-		ps.parents0 = &p.Parents[0]
-	}
+	ps.tree = p.Tree.ID()
 	var key []byte
 	for li := range p.Locations {
 		key = appendLocationKey(key[:0], p, li)
 		ps.locHash[li] = maphash.Bytes(pprofStackSeed, key)
 	}
 
+	parents := p.Tree.AppendParents(make([]int32, 0, n))
 	used := make([]bool, len(p.Locations))
-	for i, par := range p.Parents {
+	for i, par := range parents {
 		if par >= 0 {
-			used[p.NodeLocations[i]] = true
+			used[p.Tree.Location(int32(i))] = true
 		}
 	}
 	// A root without children is a leaf too; its slot is never read, as
@@ -216,12 +211,12 @@ func buildPprofStacks(p *symdb.Partition, leaves *symdb.LeafIndex) *pprofStacks 
 	shard := make([]uint32, n)
 	depth := make([]uint8, n) // capped at shardDepth+1
 	for i := 0; i < n; i++ {
-		par := p.Parents[i]
+		par := parents[i]
 		if par < 0 {
 			continue
 		}
 		depth[i] = min(depth[par]+1, shardDepth+1)
-		hash[i] = mixStack(hash[par], ps.locHash[p.NodeLocations[i]])
+		hash[i] = mixStack(hash[par], ps.locHash[p.Tree.Location(int32(i))])
 		if depth[i] <= shardDepth {
 			shard[i] = uint32(hash[i])
 		} else {
@@ -253,11 +248,11 @@ func (ps *pprofStacks) stack(p *symdb.Partition, i int) (hash uint64, shard uint
 	// An inner node: its stack is hashed from the root down.
 	var buf [64]int32
 	path := buf[:0]
-	for n := int32(i); p.Parents[n] >= 0; n = p.Parents[n] {
+	for n := int32(i); p.Tree.Parent(n) >= 0; n = p.Tree.Parent(n) {
 		path = append(path, n)
 	}
 	for d := len(path) - 1; d >= 0; d-- {
-		hash = mixStack(hash, ps.locHash[p.NodeLocations[path[d]]])
+		hash = mixStack(hash, ps.locHash[p.Tree.Location(path[d])])
 		if len(path)-d <= shardDepth {
 			shard = uint32(hash)
 		}
@@ -606,11 +601,11 @@ func (fs *fastState) knownPartition(p *symdb.Partition) *knownPartition {
 	w := weak.Make(p)
 	kp := fs.known[w]
 	// Partitions are immutable; only hand-built test partitions grow.
-	if kp == nil || kp.samples.nodes != len(p.Parents) || (kp.gloc != nil && len(kp.gloc) != len(p.Locations)) {
+	if kp == nil || kp.samples.nodes != p.Tree.Len() || (kp.gloc != nil && len(kp.gloc) != len(p.Locations)) {
 		if fs.known == nil {
 			fs.known = make(map[weak.Pointer[symdb.Partition]]*knownPartition)
 		}
-		kp = &knownPartition{samples: newKnownSamples(len(p.Parents))}
+		kp = &knownPartition{samples: newKnownSamples(p.Tree.Len())}
 		fs.known[w] = kp
 	}
 	return kp
@@ -627,7 +622,7 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, k
 		dealt[k] = dealt[k][:0]
 	}
 	shards := uint32(len(dealt))
-	parents := p.Parents
+	tree := &p.Tree
 	// Loaded once: read through known, they would be reloaded after every
 	// append to dealt.
 	knownBits, knownRank, samples := known.known, known.rank, known.samples
@@ -638,7 +633,7 @@ func deal(ps *pprofStacks, p *symdb.Partition, nodeSelf []int64, match []bool, k
 	for base := lo; base < hi; base += gatherBlock {
 		n := gatherPositive(&withValue, nodeSelf[base:min(base+gatherBlock, hi)], base)
 		for _, i := range withValue[:n] {
-			if parents[i] < 0 || (match != nil && !match[i]) {
+			if tree.IsRoot(i) || (match != nil && !match[i]) {
 				continue
 			}
 			if s := knownSample(knownBits, knownRank, samples, i); s >= 0 {
@@ -660,7 +655,7 @@ func dealLeaves(ps *pprofStacks, p *symdb.Partition, leafSelf []int64, known *kn
 		dealt[k] = dealt[k][:0]
 	}
 	shards := uint32(len(dealt))
-	parents := p.Parents
+	tree := &p.Tree
 	knownBits, knownRank, samples := known.known, known.rank, known.samples
 	words := ps.leaves.Words
 	if lo >= hi {
@@ -672,7 +667,7 @@ func dealLeaves(ps *pprofStacks, p *symdb.Partition, leafSelf []int64, known *kn
 			v := leafSelf[leaf]
 			leaf++
 			i := int32(w*64 + bits.TrailingZeros64(word))
-			if v <= 0 || parents[i] < 0 {
+			if v <= 0 || tree.IsRoot(i) {
 				continue
 			}
 			if s := knownSample(knownBits, knownRank, samples, i); s >= 0 {
@@ -784,7 +779,7 @@ func (sh *stackShard) addNodes(p *symdb.Partition, gloc []int32, learnt []nodeSa
 			i, s := d.node, d.sample
 			if s < 0 {
 				if len(sh.memo) == 0 {
-					sh.memo = resetMap(sh.memo, len(p.Parents))
+					sh.memo = resetMap(sh.memo, p.Tree.Len())
 				}
 				s = sh.index.find(d.hash, func(s int32) bool { return sh.same(p, gloc, i, sh.start[s]) })
 				if s < 0 {
@@ -823,18 +818,18 @@ func nextInStack(locs []int32, k int32) int32 {
 // once: nearly every candidate is the stack (hashes of 64 bits pick it),
 // and the rare one that is not has its nodes forgotten again.
 func (sh *stackShard) same(p *symdb.Partition, gloc []int32, i, pos int32) bool {
-	parents, nodeLocs := p.Parents, p.NodeLocations
+	tree := &p.Tree
 	memo, locs := sh.memo, sh.locs
 	for n, k := i, pos; memo[n] != k; {
-		if locs[k] != gloc[nodeLocs[n]] {
-			sh.forget(parents, i, n)
+		if locs[k] != gloc[tree.Location(n)] {
+			sh.forget(tree, i, n)
 			return false
 		}
 		memo[n] = k
-		n, k = parents[n], nextInStack(locs, k)
-		if parents[n] < 0 { // n is a chunk root: the stack ends here
+		n, k = tree.Parent(n), nextInStack(locs, k)
+		if tree.Parent(n) < 0 { // n is a chunk root: the stack ends here
 			if locs[k] != -1 {
-				sh.forget(parents, i, n)
+				sh.forget(tree, i, n)
 				return false
 			}
 			break
@@ -847,8 +842,8 @@ func (sh *stackShard) same(p *symdb.Partition, gloc []int32, i, pos int32) bool 
 // including, its ancestor end. A node may have been known with another
 // position before; it is then merely unknown again, which costs a longer
 // walk later and changes no answer.
-func (sh *stackShard) forget(parents []int32, i, end int32) {
-	for n := i; n != end; n = parents[n] {
+func (sh *stackShard) forget(tree *symdb.StackTree, i, end int32) {
+	for n := i; n != end; n = tree.Parent(n) {
 		sh.memo[n] = -1
 	}
 }
@@ -856,16 +851,16 @@ func (sh *stackShard) forget(parents []int32, i, end int32) {
 // store adds the stack of partition node i as a new sample and returns
 // it. Where a parent's stack is stored already, the run links to it.
 func (sh *stackShard) store(p *symdb.Partition, gloc []int32, i int32, h uint64) int32 {
-	parents, nodeLocs := p.Parents, p.NodeLocations
+	tree := &p.Tree
 	memo := sh.memo
 	pos := int32(len(sh.locs))
 	locs := sh.locs
 	n := i
 	for {
 		memo[n] = int32(len(locs))
-		locs = append(locs, gloc[nodeLocs[n]])
-		n = parents[n]
-		if parents[n] < 0 {
+		locs = append(locs, gloc[tree.Location(n)])
+		n = tree.Parent(n)
+		if tree.Parent(n) < 0 {
 			locs = append(locs, -1)
 			break
 		}

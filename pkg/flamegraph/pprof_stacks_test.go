@@ -24,21 +24,22 @@ func TestPprofStacksHashes(t *testing.T) {
 	for name, p := range map[string]*symdb.Partition{"hand": hand, "synthetic": synthetic} {
 		t.Run(name, func(t *testing.T) {
 			ps := buildPprofStacks(p, p.Leaves())
-			n := len(p.Parents)
+			parents, locs := p.Tree.AppendParents(nil), p.Tree.AppendLocations(nil)
+			n := len(parents)
 			hash, shard, depth := make([]uint64, n), make([]uint32, n), make([]int, n)
 			inner, leaves := 0, 0
-			for i, par := range p.Parents {
+			for i, par := range parents {
 				if par < 0 {
 					continue
 				}
 				depth[i] = depth[par] + 1
-				hash[i] = mixStack(hash[par], ps.locHash[p.NodeLocations[i]])
+				hash[i] = mixStack(hash[par], ps.locHash[locs[i]])
 				shard[i] = shard[par]
 				if depth[i] <= shardDepth {
 					shard[i] = uint32(hash[i])
 				}
 			}
-			for i, par := range p.Parents {
+			for i, par := range parents {
 				if par < 0 {
 					continue
 				}
@@ -140,8 +141,8 @@ func TestProfileBuilderSizeAndReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	grown := b.SizeBytes()
-	if grown < empty+int64(len(p.Parents))*4 {
-		t.Errorf("a builder of %d bytes grew to %d adding a partition of %d nodes", empty, grown, len(p.Parents))
+	if grown < empty+int64(p.Tree.Len())*4 {
+		t.Errorf("a builder of %d bytes grew to %d adding a partition of %d nodes", empty, grown, p.Tree.Len())
 	}
 	b.Reset(pt, 0, 1)
 	if got := b.SizeBytes(); got != grown {
@@ -163,8 +164,9 @@ func TestProfileBuilderCollidingStackHashes(t *testing.T) {
 	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
 	a, av := syntheticPartition(3000, 1)
 	// Hashes are made up for leaves only: inner nodes get no values.
-	isParent := make([]bool, len(a.Parents))
-	for _, par := range a.Parents {
+	parents, locs := a.Tree.AppendParents(nil), a.Tree.AppendLocations(nil)
+	isParent := make([]bool, len(parents))
+	for _, par := range parents {
 		if par >= 0 {
 			isParent[par] = true
 		}
@@ -177,19 +179,23 @@ func TestProfileBuilderCollidingStackHashes(t *testing.T) {
 	// b is a with other locations just below the roots: its stacks equal
 	// a's but for their root-most location.
 	b := clonePartition(a)
-	for i, par := range b.Parents {
-		if par >= 0 && b.Parents[par] < 0 {
-			b.NodeLocations[i] = (b.NodeLocations[i] + 1) % int32(len(b.Locations))
+	bLocs := slices.Clone(locs)
+	for i, par := range parents {
+		if par >= 0 && parents[par] < 0 {
+			bLocs[i] = (bLocs[i] + 1) % int32(len(b.Locations))
 		}
 	}
+	b.Tree = symdb.MustStackTree(parents, bLocs)
 	// c is a without the locations just below the roots: its stacks are
 	// a's less their root-most location.
 	c := clonePartition(a)
-	for i, par := range a.Parents {
-		if par >= 0 && a.Parents[par] >= 0 && a.Parents[a.Parents[par]] < 0 {
-			c.Parents[i] = a.Parents[par]
+	cParents := slices.Clone(parents)
+	for i, par := range parents {
+		if par >= 0 && parents[par] >= 0 && parents[parents[par]] < 0 {
+			cParents[i] = parents[par]
 		}
 	}
+	c.Tree = symdb.MustStackTree(cParents, locs)
 	build := func(parallelism int, colliding bool) *googlev1.Profile {
 		pb := NewProfileBuilder(pt, 0, 1)
 		pb.SetParallelism(parallelism)
@@ -225,7 +231,7 @@ func TestProfileBuilderCollidingStackHashes(t *testing.T) {
 // slices of its own for the stacks.
 func clonePartition(p *symdb.Partition) *symdb.Partition {
 	return &symdb.Partition{
-		Key: p.Key, Parents: slices.Clone(p.Parents), NodeLocations: slices.Clone(p.NodeLocations),
+		Key: p.Key, Tree: symdb.MustStackTree(p.Tree.AppendParents(nil), p.Tree.AppendLocations(nil)),
 		Locations: p.Locations, Functions: p.Functions, Mappings: p.Mappings, Strings: p.Strings,
 	}
 }
@@ -234,8 +240,8 @@ func clonePartition(p *symdb.Partition) *symdb.Partition {
 // each leaf's stack as its hash: equal stacks still hash equal.
 func depthStackHashes(p *symdb.Partition) *pprofStacks {
 	ps := buildPprofStacks(p, p.Leaves())
-	depth := make([]uint64, len(p.Parents))
-	for i, par := range p.Parents {
+	depth := make([]uint64, p.Tree.Len())
+	for i, par := range p.Tree.AppendParents(nil) {
 		if par >= 0 {
 			depth[i] = depth[par] + 1
 		}

@@ -47,13 +47,14 @@ func BenchmarkProfileBuilderBenchBucket(b *testing.B) {
 
 // leafValues returns a value for every leaf of p, none elsewhere.
 func leafValues(p *symdb.Partition) []int64 {
-	values := make([]int64, len(p.Parents))
-	for i, par := range p.Parents {
+	parents := p.Tree.AppendParents(nil)
+	values := make([]int64, len(parents))
+	for i, par := range parents {
 		if par >= 0 {
 			values[i] = 1 + int64(i%97)
 		}
 	}
-	for _, par := range p.Parents {
+	for _, par := range parents {
 		if par >= 0 {
 			values[par] = 0
 		}

@@ -153,7 +153,7 @@ func (t *Tree) InsertStack(value int64, rootFirstNames ...string) {
 
 // AddPartition adds the samples of one partition: nodeSelf[i] is the summed
 // value of the samples whose stack trace has partition node i as its leaf,
-// so len(nodeSelf) must equal len(p.Parents).
+// so len(nodeSelf) must equal p.Tree.Len().
 //
 // Every partition node leading to a positive value is resolved, parents
 // first, through the partition's name tree (built once per partition): its
@@ -162,10 +162,10 @@ func (t *Tree) InsertStack(value int64, rootFirstNames ...string) {
 // frame at all (a chunk root, or only line-less locations) has no node to
 // land on and is dropped, as in Pyroscope.
 func (t *Tree) AddPartition(p *symdb.Partition, nodeSelf []int64) error {
-	n := len(p.Parents)
-	if len(nodeSelf) != n || len(p.NodeLocations) != n {
-		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
-			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
+	n := p.Tree.Len()
+	if len(nodeSelf) != n {
+		return fmt.Errorf("partition %d: %d nodes, %d values: %w",
+			p.Key, n, len(nodeSelf), ErrPartitionShape)
 	}
 	t.addPartition(p, partitionValues{node: nodeSelf}, 0)
 	return nil

@@ -31,10 +31,10 @@ import (
 // Unlike Truncate, a function named "other" gets no special treatment at
 // this stage. maxNodes < 1 adds the partition whole.
 func (t *Tree) AddPartitionTruncated(p *symdb.Partition, nodeSelf []int64, maxNodes int64) error {
-	n := len(p.Parents)
-	if len(nodeSelf) != n || len(p.NodeLocations) != n {
-		return fmt.Errorf("partition %d: %d nodes, %d locations, %d values: %w",
-			p.Key, n, len(p.NodeLocations), len(nodeSelf), ErrPartitionShape)
+	n := p.Tree.Len()
+	if len(nodeSelf) != n {
+		return fmt.Errorf("partition %d: %d nodes, %d values: %w",
+			p.Key, n, len(nodeSelf), ErrPartitionShape)
 	}
 	t.addPartition(p, partitionValues{node: nodeSelf}, max(maxNodes, 0))
 	return nil
@@ -46,11 +46,11 @@ func (t *Tree) AddPartitionTruncated(p *symdb.Partition, nodeSelf []int64, maxNo
 // node of p. Leaves are an eighth of the nodes, and only they are visited
 // when innerSelf is nil.
 func (t *Tree) AddLeavesTruncated(p *symdb.Partition, leafSelf, innerSelf []int64, maxNodes int64) error {
-	n := len(p.Parents)
+	n := p.Tree.Len()
 	leaves := p.Leaves()
-	if len(leafSelf) != leaves.Count || (innerSelf != nil && len(innerSelf) != n) || len(p.NodeLocations) != n {
-		return fmt.Errorf("partition %d: %d nodes, %d leaves, %d locations, %d leaf values, %d inner values: %w",
-			p.Key, n, leaves.Count, len(p.NodeLocations), len(leafSelf), len(innerSelf), ErrPartitionShape)
+	if len(leafSelf) != leaves.Count || (innerSelf != nil && len(innerSelf) != n) {
+		return fmt.Errorf("partition %d: %d nodes, %d leaves, %d leaf values, %d inner values: %w",
+			p.Key, n, leaves.Count, len(leafSelf), len(innerSelf), ErrPartitionShape)
 	}
 	t.addPartition(p, partitionValues{node: innerSelf, leaf: leafSelf}, max(maxNodes, 0))
 	return nil

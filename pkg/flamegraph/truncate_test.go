@@ -225,8 +225,7 @@ func TestProfileBuilderTruncationByFunctionID(t *testing.T) {
 			{Address: 4, Lines: []symdb.Line{{FunctionID: 3}}},
 			{Address: 5, Lines: []symdb.Line{{FunctionID: 4}}},
 		},
-		Parents:       []int32{-1, 0, 1, 2, 1, 4, 1},
-		NodeLocations: []int32{0, 0, 1, 4, 2, 4, 3},
+		Tree: symdb.MustStackTree([]int32{-1, 0, 1, 2, 1, 4, 1}, []int32{0, 0, 1, 4, 2, 4, 3}),
 	}
 	values := []int64{0, 0, 0, 3, 0, 2, 4}
 	pt := ProfileTypeInfo{Name: "wall", SampleType: "wall", SampleUnit: "microseconds"}
@@ -270,11 +269,10 @@ func TestProfileBuilderTruncationWithoutFrames(t *testing.T) {
 	// becomes the stub sample even when nothing is cut; without one it
 	// keeps its locations.
 	p := &symdb.Partition{
-		Strings:       []string{"", "main"},
-		Functions:     []symdb.Function{{Name: 1, SystemName: 1}},
-		Locations:     []symdb.Location{{Address: 1, Lines: []symdb.Line{{FunctionID: 0}}}, {Address: 2}},
-		Parents:       []int32{-1, 0, 0},
-		NodeLocations: []int32{0, 0, 1},
+		Strings:   []string{"", "main"},
+		Functions: []symdb.Function{{Name: 1, SystemName: 1}},
+		Locations: []symdb.Location{{Address: 1, Lines: []symdb.Line{{FunctionID: 0}}}, {Address: 2}},
+		Tree:      symdb.MustStackTree([]int32{-1, 0, 0}, []int32{0, 0, 1}),
 	}
 	values := []int64{0, 3, 5}
 	pt := ProfileTypeInfo{Name: "wall", SampleType: "wall", SampleUnit: "microseconds"}

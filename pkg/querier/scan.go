@@ -345,7 +345,7 @@ func (a *stackValues) add(row *blockreader.ProfileRow) error {
 			continue
 		}
 		if pv.inner == nil {
-			pv.inner = a.sums.get(len(pv.part.Parents))
+			pv.inner = a.sums.get(pv.part.Tree.Len())
 		}
 		pv.inner[node] += v
 	}
@@ -365,7 +365,7 @@ const nodeSumsStep = 16 << 10
 // fill returns the values of pv per node of its partition, valid until
 // done(pv). The caller may zero any of them.
 func (n *nodeSums) fill(pv *partitionValues) []int64 {
-	size := len(pv.part.Parents)
+	size := pv.part.Tree.Len()
 	if cap(n.buf) < size {
 		n.sums.put(n.buf)
 		// Rounded up, so that partitions of nearly equal sizes (a service's
@@ -386,7 +386,7 @@ func (n *nodeSums) fill(pv *partitionValues) []int64 {
 
 // done zeroes the array that fill(pv) returned.
 func (n *nodeSums) done(pv *partitionValues) {
-	self := n.buf[:len(pv.part.Parents)]
+	self := n.buf[:pv.part.Tree.Len()]
 	if pv.inner != nil || pv.leaf == nil {
 		clear(self)
 		return

@@ -33,7 +33,7 @@ func TestStackValuesAddMatchesNodeOf(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Run(fmt.Sprintf("%s/%d", b.Meta.ULID, key), func(t *testing.T) {
-				limit := 2*uint64(len(part.Parents)) + 5
+				limit := 2*uint64(part.Tree.Len()) + 5
 				var ids []uint64
 				var values []int64
 				for id := range limit {
@@ -45,7 +45,7 @@ func TestStackValuesAddMatchesNodeOf(t *testing.T) {
 
 				// Sums over the IDs NodeOf resolves, then the error of the
 				// first one it does not.
-				want := make([]int64, len(part.Parents))
+				want := make([]int64, part.Tree.Len())
 				var good, bad []uint64
 				var gv []int64
 				for i, id := range ids {
@@ -78,8 +78,8 @@ func TestStackValuesAddMatchesNodeOf(t *testing.T) {
 
 				// Samples on leaves only, as in most profiles: the per-node
 				// values are zeroed leaf by leaf.
-				hasChild := make([]bool, len(part.Parents))
-				for _, par := range part.Parents {
+				hasChild := make([]bool, part.Tree.Len())
+				for _, par := range part.Tree.AppendParents(nil) {
 					if par >= 0 {
 						hasChild[par] = true
 					}

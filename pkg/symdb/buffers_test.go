@@ -193,8 +193,8 @@ func samePartition(p, want *Partition) string {
 		got, want any
 	}{
 		{"Key", p.Key, want.Key},
-		{"Parents", p.Parents, want.Parents},
-		{"NodeLocations", p.NodeLocations, want.NodeLocations},
+		{"Parents", p.Tree.AppendParents(nil), want.Tree.AppendParents(nil)},
+		{"NodeLocations", p.Tree.AppendLocations(nil), want.Tree.AppendLocations(nil)},
 		{"Locations", p.Locations, want.Locations},
 		{"Functions", p.Functions, want.Functions},
 		{"Mappings", p.Mappings, want.Mappings},

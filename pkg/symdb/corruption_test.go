@@ -89,7 +89,7 @@ func loadAll(meta *blockreader.Meta, files memFiles) error {
 			return err
 		}
 		var buf []int32
-		for id := uint64(0); id < uint64(len(p.Parents)); id++ {
+		for id := uint64(0); id < uint64(p.Tree.Len()); id++ {
 			buf, _ = p.AppendLocations(buf[:0], id)
 		}
 	}

@@ -22,8 +22,8 @@ func FuzzTreeDecoder(f *testing.F) {
 	f.Add(encodeTree(parents, locs), uint16(200))
 	f.Fuzz(func(t *testing.T, data []byte, n uint16) {
 		nodes := min(int(n), int(maxTreeNodes(uint64(len(data)))))
-		parents, locs := make([]int32, nodes), make([]int32, nodes)
-		if err := decodeTree(parents, locs, data); err != nil {
+		parents, locs, err := decodeTreeSlices(nodes, data)
+		if err != nil {
 			return
 		}
 		for i, p := range parents {
@@ -32,9 +32,8 @@ func FuzzTreeDecoder(f *testing.F) {
 			}
 		}
 		// What decoded must survive a round trip through the writer.
-		again := make([]int32, nodes)
-		againLocs := make([]int32, nodes)
-		if err := decodeTree(again, againLocs, encodeTree(parents, locs)); err != nil {
+		again, againLocs, err := decodeTreeSlices(nodes, encodeTree(parents, locs))
+		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(again, parents) || !slices.Equal(againLocs, locs) {
@@ -87,7 +86,7 @@ func FuzzSymdbIndex(f *testing.F) {
 		for _, k := range r.PartitionKeys() {
 			if p, err := r.Partition(context.Background(), k); err == nil {
 				var buf []int32
-				for id := uint64(0); id < uint64(len(p.Parents))+2; id++ {
+				for id := uint64(0); id < uint64(p.Tree.Len())+2; id++ {
 					buf, _ = p.AppendLocations(buf[:0], id)
 				}
 			}

@@ -56,25 +56,33 @@ type leafIndexKey struct{}
 
 // Leaves returns the LeafIndex of p, built on first use and kept with p.
 func (p *Partition) Leaves() *LeafIndex {
-	ix := p.Derived(leafIndexKey{}, func() any { return NewLeafIndex(p.Parents) }).(*LeafIndex)
-	if len(ix.Words) != (len(p.Parents)+63)/64 {
+	ix := p.Derived(leafIndexKey{}, func() any { return NewLeafIndex(&p.Tree) }).(*LeafIndex)
+	if len(ix.Words) != (p.Tree.Len()+63)/64 {
 		// Partitions are immutable; only hand-built test partitions grow.
-		return NewLeafIndex(p.Parents)
+		return NewLeafIndex(&p.Tree)
 	}
 	return ix
 }
 
-// NewLeafIndex returns the LeafIndex of the tree whose node i has parent
-// parents[i] (negative for a root).
-func NewLeafIndex(parents []int32) *LeafIndex {
-	words := make([]LeafWord, (len(parents)+63)/64)
+// NewLeafIndex returns the LeafIndex of t.
+func NewLeafIndex(t *StackTree) *LeafIndex {
+	// A node has a child when the next node continues its chain (the next
+	// node's jump bit is clear) or when it is a far parent.
+	jump := t.jump
+	words := make([]LeafWord, len(jump))
 	for w := range words {
-		words[w].Bits = ^uint64(0)
+		next := uint64(1) << 63 // no node after the last
+		if w+1 < len(jump) {
+			next = jump[w+1] << 63
+		}
+		words[w].Bits = jump[w]>>1 | next
 	}
-	if tail := len(parents) % 64; tail != 0 {
-		words[len(words)-1].Bits = 1<<tail - 1
+	if tail := t.n % 64; tail != 0 {
+		// The last node has no next node, and the bits past it no node.
+		words[len(words)-1].Bits |= 1 << (tail - 1)
+		words[len(words)-1].Bits &= 1<<tail - 1
 	}
-	for _, par := range parents {
+	for _, par := range t.far {
 		if par >= 0 {
 			words[par/64].Bits &^= 1 << (par % 64)
 		}

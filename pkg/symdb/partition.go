@@ -23,13 +23,8 @@ type Partition struct {
 	// Key is the partition key (StacktracePartition); 0 for meta v1.
 	Key uint64
 
-	// Parents and NodeLocations describe the stack-trace tree, all chunks
-	// concatenated: node i has parent Parents[i] < i, or -1 for a chunk's
-	// root, and location NodeLocations[i] (meaningless for a root). A stack
-	// is identified by its leaf node; walking parents up to the root gives
-	// its locations leaf first.
-	Parents       []int32
-	NodeLocations []int32
+	// Tree is the stack-trace tree, all chunks concatenated.
+	Tree StackTree
 
 	Locations []Location
 	Functions []Function
@@ -88,7 +83,7 @@ type Mapping struct {
 // stacktraceIDs is how a partition numbers its stacks.
 //
 // symdb (formats 1-3): chunk k owns IDs [k·maxNodes, (k+1)·maxNodes) and
-// its nodes are Parents[chunkStart[k]:chunkStart[k+1]]; local ID 0 is the
+// its nodes are [chunkStart[k], chunkStart[k+1]) of Tree; local ID 0 is the
 // chunk's root.
 //
 // meta v1 (stacktraces.parquet): leafOfRow[id] is the leaf node of row id,
@@ -185,9 +180,13 @@ func (p *Partition) AppendLocations(dst []int32, id uint64) ([]int32, error) {
 	if err != nil {
 		return dst, err
 	}
-	for n >= 0 && p.Parents[n] >= 0 {
-		dst = append(dst, p.NodeLocations[n])
-		n = p.Parents[n]
+	t := &p.Tree
+	if n < 0 {
+		return dst, nil
+	}
+	for par := t.Parent(n); par >= 0; par = t.Parent(n) {
+		dst = append(dst, t.Location(n))
+		n = par
 	}
 	return dst, nil
 }
@@ -207,7 +206,7 @@ func (p *Partition) NumStacktraceChunks() int {
 // in full.
 func (p *Partition) SizeBytes() int64 {
 	n := int64(unsafe.Sizeof(*p))
-	n += int64(cap(p.Parents)+cap(p.NodeLocations)) * 4
+	n += p.Tree.SizeBytes()
 	n += int64(cap(p.ids.chunkStart)+cap(p.ids.leafOfRow)) * 4
 	n += int64(cap(p.Locations)) * int64(unsafe.Sizeof(Location{}))
 	for i := range p.Locations {

@@ -369,7 +369,7 @@ func (r *Reader) load(ctx context.Context, ph *partitionHeader) (*Partition, err
 			return nil, fmt.Errorf("%s: partition %d: %w (in %s)", r.layout.tableFiles[from], ph.key, corrupt(err), r.layout.tableFiles[to])
 		}
 	}
-	if err := validateTree(p.Parents, p.NodeLocations, len(st.locations)); err != nil {
+	if err := p.Tree.checkLocations(len(st.locations)); err != nil {
 		// The tree or the locations may be the corrupt part: name both.
 		return nil, errf(corrupt(fmt.Errorf("%w (in %s)", err, r.locationsSource())))
 	}
@@ -405,7 +405,7 @@ func (r *Reader) loadStacktraces(ctx context.Context, ph *partitionHeader, buf *
 		return nil, nil, errf(err)
 	}
 	p := &Partition{Key: ph.key}
-	if p.Parents, p.NodeLocations, p.ids, err = decodeStacktraces(ph.chunks, data[:len(ph.chunks)]); err != nil {
+	if p.Tree, p.ids, err = decodeStacktraces(ph.chunks, data[:len(ph.chunks)]); err != nil {
 		return nil, nil, errf(corrupt(err))
 	}
 	if err := ctx.Err(); err != nil {
@@ -416,51 +416,39 @@ func (r *Reader) loadStacktraces(ctx context.Context, ph *partitionHeader, buf *
 
 // decodeStacktraces checks and decodes the chunks of one partition into one
 // tree, all chunks concatenated.
-func decodeStacktraces(chunks []chunkHeader, data [][]byte) (parents, locs []int32, ids stacktraceIDs, err error) {
+func decodeStacktraces(chunks []chunkHeader, data [][]byte) (tree StackTree, ids stacktraceIDs, err error) {
 	if len(chunks) == 0 {
-		return nil, nil, ids, nil
+		return tree, ids, nil
 	}
 	var total uint64
 	for i, c := range chunks {
 		if c.encoding != chunkEncodingGroupVarint {
-			return nil, nil, ids, fmt.Errorf("chunk %d: %w: encoding %d", i, ErrFormatVersion, c.encoding)
+			return tree, ids, fmt.Errorf("chunk %d: %w: encoding %d", i, ErrFormatVersion, c.encoding)
 		}
 		if uint64(c.nodes) > maxTreeNodes(c.size) {
-			return nil, nil, ids, fmt.Errorf("chunk %d: %d nodes cannot fit in %d bytes", i, c.nodes, c.size)
+			return tree, ids, fmt.Errorf("chunk %d: %d nodes cannot fit in %d bytes", i, c.nodes, c.size)
 		}
 		total += uint64(c.nodes)
 	}
 	if total > math.MaxInt32 {
-		return nil, nil, ids, fmt.Errorf("%d nodes in %d chunks overflow int32", total, len(chunks))
+		return tree, ids, fmt.Errorf("%d nodes in %d chunks overflow int32", total, len(chunks))
 	}
 	if chunks[0].maxNodes == 0 {
-		return nil, nil, ids, errors.New("chunk 0: StacktraceMaxNodes is 0")
+		return tree, ids, errors.New("chunk 0: StacktraceMaxNodes is 0")
 	}
-	parents = make([]int32, total)
-	locs = make([]int32, total)
+	b := newStackTreeBuilder(int(total))
 	ids.maxNodes = uint64(chunks[0].maxNodes)
 	ids.chunkStart = make([]int32, len(chunks)+1)
-	start := 0
 	for i, c := range chunks {
 		if err := encoding.VerifyCRC32C(data[i], c.crc); err != nil {
-			return nil, nil, ids, fmt.Errorf("chunk %d: %w", i, err)
+			return StackTree{}, stacktraceIDs{}, fmt.Errorf("chunk %d: %w", i, err)
 		}
-		end := start + int(c.nodes)
-		if err := decodeTree(parents[start:end], locs[start:end], data[i]); err != nil {
-			return nil, nil, ids, fmt.Errorf("chunk %d: %w", i, err)
+		if err := decodeTree(b, int(c.nodes), data[i]); err != nil {
+			return StackTree{}, stacktraceIDs{}, fmt.Errorf("chunk %d: %w", i, err)
 		}
-		if start > 0 {
-			base := int32(start)
-			for j := start; j < end; j++ {
-				if parents[j] >= 0 {
-					parents[j] += base
-				}
-			}
-		}
-		ids.chunkStart[i+1] = int32(end)
-		start = end
+		ids.chunkStart[i+1] = int32(b.t.n)
 	}
-	return parents, locs, ids, nil
+	return b.finish(), ids, nil
 }
 
 // decodeSymbolTables decodes the four tables of a format 3 partition; data
@@ -605,7 +593,7 @@ func (r *Reader) loadStacktracesParquet(ctx context.Context) (*Partition, error)
 		return nil, fmt.Errorf("%s: %w", pf.relPath, rec.classify(err))
 	}
 	p := &Partition{}
-	p.Parents, p.NodeLocations, p.ids.leafOfRow, err = buildTrie(locs, rowLens, len(st.locations))
+	p.Tree, p.ids.leafOfRow, err = buildTrie(locs, rowLens, len(st.locations))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (in %s)", pf.relPath, corrupt(err), r.locationsSource())
 	}
@@ -618,18 +606,18 @@ func (r *Reader) loadStacktracesParquet(ctx context.Context) (*Partition, error)
 // into a parent-pointer tree rooted at node 0, so that meta v1 stacks look
 // like symdb ones. It returns the leaf node of every row, -1 for an empty
 // list. Location IDs are checked against nLocations.
-func buildTrie(locs []int64, rowLens []int32, nLocations int) (parents, nodeLocs, leafOfRow []int32, err error) {
+func buildTrie(locs []int64, rowLens []int32, nLocations int) (tree StackTree, leafOfRow []int32, err error) {
 	if len(locs) >= math.MaxInt32 {
-		return nil, nil, nil, fmt.Errorf("%d locations overflow int32 node indexes", len(locs))
+		return tree, nil, fmt.Errorf("%d locations overflow int32 node indexes", len(locs))
 	}
-	parents = append(make([]int32, 0, len(locs)/2+1), -1)
-	nodeLocs = append(make([]int32, 0, len(locs)/2+1), 0)
+	b := newStackTreeBuilder(len(locs)/2 + 1)
+	b.add(-1, 0)
 	leafOfRow = make([]int32, len(rowLens))
 	children := make(map[uint64]int32, len(locs)/2)
 	off := 0
 	for row, n := range rowLens {
 		if n < 0 || int(n) > len(locs)-off {
-			return nil, nil, nil, fmt.Errorf("stack trace %d: %d locations past the end of the column", row, n)
+			return tree, nil, fmt.Errorf("stack trace %d: %d locations past the end of the column", row, n)
 		}
 		stack := locs[off : off+int(n)]
 		off += int(n)
@@ -641,21 +629,20 @@ func buildTrie(locs []int64, rowLens []int32, nLocations int) (parents, nodeLocs
 		for j := len(stack) - 1; j >= 0; j-- { // root first
 			l := stack[j]
 			if l < 0 || l >= int64(nLocations) {
-				return nil, nil, nil, fmt.Errorf("stack trace %d: location %d of %d", row, l, nLocations)
+				return tree, nil, fmt.Errorf("stack trace %d: location %d of %d", row, l, nLocations)
 			}
 			k := uint64(node)<<32 | uint64(l)
 			child, ok := children[k]
 			if !ok {
-				child = int32(len(parents))
-				parents = append(parents, node)
-				nodeLocs = append(nodeLocs, int32(l))
+				child = int32(b.t.n)
+				b.add(node, int32(l))
 				children[k] = child
 			}
 			node = child
 		}
 		leafOfRow[row] = node
 	}
-	return slices.Clip(parents), slices.Clip(nodeLocs), leafOfRow, nil
+	return b.finish(), leafOfRow, nil
 }
 
 // byteRange is a range of a file.

@@ -107,8 +107,9 @@ func TestSymdbSamples(t *testing.T) {
 			if got := ph.chunks[0].nodes; got != 4 {
 				t.Errorf("chunk 0 has %d nodes, want 4", got)
 			}
-			if !slices.Equal(p.Parents[:4], []int32{-1, 0, 1, 2}) || !slices.Equal(p.NodeLocations[:4], []int32{0, 1, 2, 3}) {
-				t.Errorf("chunk 0 is %v / %v, want (−1,0)(0,1)(1,2)(2,3)", p.Parents[:4], p.NodeLocations[:4])
+			parents, locs := p.Tree.AppendParents(nil), p.Tree.AppendLocations(nil)
+			if !slices.Equal(parents[:4], []int32{-1, 0, 1, 2}) || !slices.Equal(locs[:4], []int32{0, 1, 2, 3}) {
+				t.Errorf("chunk 0 is %v / %v, want (−1,0)(0,1)(1,2)(2,3)", parents[:4], locs[:4])
 			}
 			checkIDs(t, p, []idCase{
 				{id: 0},
@@ -364,8 +365,8 @@ func walkAllIDs(t *testing.T, p *Partition) {
 		}
 	}
 	direct := p.DirectIDs()
-	if direct > uint64(len(p.Parents)) || (p.ids.rowMode && direct != 0) {
-		t.Fatalf("partition %d: DirectIDs %d of %d nodes", p.Key, direct, len(p.Parents))
+	if direct > uint64(p.Tree.Len()) || (p.ids.rowMode && direct != 0) {
+		t.Fatalf("partition %d: DirectIDs %d of %d nodes", p.Key, direct, p.Tree.Len())
 	}
 	for id := uint64(1); id < direct; id++ {
 		if node, err := p.NodeOf(id); err != nil || uint64(node) != id {
@@ -383,7 +384,7 @@ func walkAllIDs(t *testing.T, p *Partition) {
 			t.Fatalf("partition %d, ID %d: %v", p.Key, id, err)
 		}
 		depth := 0
-		for n := node; n >= 0 && p.Parents[n] >= 0; n = p.Parents[n] {
+		for n := node; n >= 0 && p.Tree.Parent(n) >= 0; n = p.Tree.Parent(n) {
 			depth++
 		}
 		if depth != len(buf) {
@@ -737,8 +738,8 @@ func TestMetaV1Synthetic(t *testing.T) {
 		{id: 4, locs: []int32{2, 1}},
 		{id: 5, err: ErrStacktraceOutOfRange},
 	})
-	if len(part.Parents) != 6 { // root, 1, 2, 3, 4, 19
-		t.Errorf("%d nodes, want 6: shared prefixes must share nodes", len(part.Parents))
+	if part.Tree.Len() != 6 { // root, 1, 2, 3, 4, 19
+		t.Errorf("%d nodes, want 6: shared prefixes must share nodes", part.Tree.Len())
 	}
 
 	t.Run("location out of range", func(t *testing.T) {

@@ -135,11 +135,14 @@ func BenchmarkDecodeTree(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	parents, locs := make([]int32, c.nodes), make([]int32, c.nodes)
+	tb := newStackTreeBuilder(int(c.nodes))
 	b.SetBytes(int64(c.size))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := decodeTree(parents, locs, data[0]); err != nil {
+		// The builder's arrays are reused, as two slices were before.
+		t := &tb.t
+		*t = StackTree{jump: t.jump[:0], rank: t.rank[:0], far: t.far[:0], loc16: t.loc16[:0]}
+		if err := decodeTree(tb, int(c.nodes), data[0]); err != nil {
 			b.Fatal(err)
 		}
 	}

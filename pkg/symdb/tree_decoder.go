@@ -20,18 +20,26 @@ var groupVarintMask = [4]uint32{0xff, 0xffff, 0xffffff, 0xffffffff}
 // most: every group of two nodes takes at least five bytes.
 func maxTreeNodes(size uint64) uint64 { return size / groupMinSize * 2 }
 
-// decodeTree decodes a serialized parent-pointer tree of len(parents) nodes
-// into parents and locs, which must have the same length. Parents are
-// local to the chunk and checked: node i has -1 <= parent < i. The chunk
-// must be consumed exactly.
-func decodeTree(parents, locs []int32, b []byte) error {
-	n := len(parents)
-	if len(locs) != n {
-		return fmt.Errorf("tree: %d parents but %d locations", n, len(locs))
-	}
+// treeSlab is how many nodes decodeTree decodes before it adds them to the
+// tree: the loop that decodes stays as tight as the one that adds, and
+// the slab, 8 KiB, lives on the stack.
+const treeSlab = 1024
+
+// decodeTree decodes a serialized parent-pointer tree of n nodes and adds
+// them to dst. Parents are local to the chunk and checked: node i has
+// -1 <= parent < i; dst offsets them by the nodes it held before. The
+// chunk must be consumed exactly.
+func decodeTree(dst *stackTreeBuilder, n int, b []byte) error {
+	base := int32(dst.t.n)
+	var parents, locs [treeSlab]int32
+	k := 0           // nodes in the slab; even until the last node
 	var parent int64 // parent of the previous node; parent[-1] = 0
 	pos := 0
 	for i := 0; i < n; i += 2 {
+		if k == treeSlab {
+			dst.addNodes(parents[:], locs[:], base)
+			k = 0
+		}
 		if pos >= len(b) {
 			return fmt.Errorf("tree: node %d of %d at byte %d: %w", i, n, pos, encoding.ErrShortData)
 		}
@@ -68,7 +76,8 @@ func decodeTree(parents, locs []int32, b []byte) error {
 		if parent < -1 || parent >= int64(i) {
 			return fmt.Errorf("tree: node %d of %d has parent %d", i, n, parent)
 		}
-		parents[i], locs[i] = int32(parent), int32(v1)
+		parents[k], locs[k] = int32(parent), int32(v1)
+		k++
 		if i+1 == n {
 			break // odd N: the second pair is the writer's stub
 		}
@@ -76,11 +85,13 @@ func decodeTree(parents, locs []int32, b []byte) error {
 		if parent < -1 || parent >= int64(i+1) {
 			return fmt.Errorf("tree: node %d of %d has parent %d", i+1, n, parent)
 		}
-		parents[i+1], locs[i+1] = int32(parent), int32(v3)
+		parents[k], locs[k] = int32(parent), int32(v3)
+		k++
 	}
 	if pos != len(b) {
 		return fmt.Errorf("tree: %d bytes left after %d nodes", len(b)-pos, n)
 	}
+	dst.addNodes(parents[:k], locs[:k], base)
 	return nil
 }
 

@@ -30,8 +30,9 @@ func TestDecodeTree(t *testing.T) {
 		{
 			// Value lengths 1, 2, 3 and 4 bytes: ctrl = 0b11_10_01_00.
 			name: "multi-byte values", n: 2,
-			data:    []byte{0xe4, 0x01, 0x34, 0x12, 0x02, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12},
-			parents: []int32{-1, 0}, locs: []int32{0x1234, 0x12345678},
+			data: []byte{0xe4, 0x01, 0x34, 0x12, 0x02, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12},
+			// A root's location is dropped: it means nothing.
+			parents: []int32{-1, 0}, locs: []int32{0, 0x12345678},
 		},
 		{
 			name: "sibling: parent delta zero and negative", n: 4,
@@ -48,8 +49,7 @@ func TestDecodeTree(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			parents, locs := make([]int32, c.n), make([]int32, c.n)
-			err := decodeTree(parents, locs, c.data)
+			parents, locs, err := decodeTreeSlices(c.n, c.data)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want %q", err, c.err)
@@ -77,8 +77,8 @@ func TestDecodeTreeRoundTrip(t *testing.T) {
 			locs = append(locs, int32(rng.Uint32N(1<<uint(rng.IntN(31)+1))))
 		}
 		data := encodeTree(parents, locs)
-		gotP, gotL := make([]int32, n), make([]int32, n)
-		if err := decodeTree(gotP, gotL, data); err != nil {
+		gotP, gotL, err := decodeTreeSlices(n, data)
+		if err != nil {
 			t.Fatalf("n=%d: %v", n, err)
 		}
 		if !slices.Equal(gotP, parents) || !slices.Equal(gotL, locs) {
@@ -89,11 +89,22 @@ func TestDecodeTreeRoundTrip(t *testing.T) {
 		}
 		// Every truncation fails cleanly.
 		for cut := 0; cut < len(data) && cut < 64; cut++ {
-			if err := decodeTree(gotP, gotL, data[:cut]); err == nil {
+			if _, _, err := decodeTreeSlices(n, data[:cut]); err == nil {
 				t.Fatalf("n=%d: truncated to %d bytes decoded", n, cut)
 			}
 		}
 	}
+}
+
+// decodeTreeSlices decodes a chunk of n nodes into a tree of its own and
+// returns its parents and locations.
+func decodeTreeSlices(n int, data []byte) (parents, locs []int32, err error) {
+	b := newStackTreeBuilder(n)
+	if err := decodeTree(b, n, data); err != nil {
+		return nil, nil, err
+	}
+	t := b.finish()
+	return t.AppendParents([]int32{}), t.AppendLocations([]int32{}), nil
 }
 
 func TestDecodeStacktracesChecks(t *testing.T) {
@@ -114,7 +125,7 @@ func TestDecodeStacktracesChecks(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			bad := good
 			c.edit(&bad)
-			_, _, _, err := decodeStacktraces([]chunkHeader{good, bad}, [][]byte{tree, tree})
+			_, _, err := decodeStacktraces([]chunkHeader{good, bad}, [][]byte{tree, tree})
 			if err == nil || (c.want != nil && !errors.Is(err, c.want)) || !strings.Contains(err.Error(), c.msg) {
 				t.Errorf("got %v, want %v / %q", err, c.want, c.msg)
 			}
@@ -123,19 +134,20 @@ func TestDecodeStacktracesChecks(t *testing.T) {
 	t.Run("M of zero", func(t *testing.T) {
 		h := good
 		h.maxNodes = 0
-		if _, _, _, err := decodeStacktraces([]chunkHeader{h}, [][]byte{tree}); err == nil {
+		if _, _, err := decodeStacktraces([]chunkHeader{h}, [][]byte{tree}); err == nil {
 			t.Error("M = 0 accepted")
 		}
 	})
 	t.Run("chunks concatenate", func(t *testing.T) {
-		parents, locs, ids, err := decodeStacktraces([]chunkHeader{good, good}, [][]byte{tree, tree})
+		st, ids, err := decodeStacktraces([]chunkHeader{good, good}, [][]byte{tree, tree})
 		if err != nil {
 			t.Fatal(err)
 		}
+		parents, locs := st.AppendParents(nil), st.AppendLocations(nil)
 		if !slices.Equal(parents, []int32{-1, 0, 1, -1, 3, 4}) || !slices.Equal(locs, []int32{0, 4, 5, 0, 4, 5}) {
 			t.Errorf("got %v / %v", parents, locs)
 		}
-		p := &Partition{Parents: parents, NodeLocations: locs, ids: ids}
+		p := &Partition{Tree: st, ids: ids}
 		checkIDs(t, p, []idCase{{id: 2, locs: []int32{5, 4}}, {id: 8}, {id: 10, locs: []int32{5, 4}}, {id: 11}, {id: 17, err: ErrStacktraceOutOfRange}})
 	})
 }

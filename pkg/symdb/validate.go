@@ -37,21 +37,3 @@ func (st *symbolTables) validate() (from, to int, err error) {
 	}
 	return 0, 0, nil
 }
-
-// validateTree checks the parent and location of every node: a parent
-// precedes its child (or is -1 for a root), and every node but a root names
-// one of nLocations locations.
-func validateTree(parents, locs []int32, nLocations int) error {
-	if len(parents) != len(locs) {
-		return fmt.Errorf("tree has %d parents but %d locations", len(parents), len(locs))
-	}
-	for i, p := range parents {
-		if p < -1 || int(p) >= i {
-			return fmt.Errorf("node %d has parent %d", i, p)
-		}
-		if p >= 0 && (locs[i] < 0 || int(locs[i]) >= nLocations) {
-			return fmt.Errorf("node %d refers to location %d of %d", i, locs[i], nLocations)
-		}
-	}
-	return nil
-}
