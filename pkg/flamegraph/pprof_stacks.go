@@ -820,14 +820,16 @@ func nextInStack(locs []int32, k int32) int32 {
 func (sh *stackShard) same(p *symdb.Partition, gloc []int32, i, pos int32) bool {
 	tree := &p.Tree
 	memo, locs := sh.memo, sh.locs
-	for n, k := i, pos; memo[n] != k; {
+	// par is n's parent, looked up once per node: Parent costs more than
+	// an array read.
+	for n, k, par := i, pos, tree.Parent(i); memo[n] != k; {
 		if locs[k] != gloc[tree.Location(n)] {
 			sh.forget(tree, i, n)
 			return false
 		}
 		memo[n] = k
-		n, k = tree.Parent(n), nextInStack(locs, k)
-		if tree.Parent(n) < 0 { // n is a chunk root: the stack ends here
+		n, k = par, nextInStack(locs, k)
+		if par = tree.Parent(n); par < 0 { // n is a chunk root: the stack ends here
 			if locs[k] != -1 {
 				sh.forget(tree, i, n)
 				return false
@@ -855,12 +857,12 @@ func (sh *stackShard) store(p *symdb.Partition, gloc []int32, i int32, h uint64)
 	memo := sh.memo
 	pos := int32(len(sh.locs))
 	locs := sh.locs
-	n := i
+	n, par := i, tree.Parent(i)
 	for {
 		memo[n] = int32(len(locs))
 		locs = append(locs, gloc[tree.Location(n)])
-		n = tree.Parent(n)
-		if tree.Parent(n) < 0 {
+		n = par
+		if par = tree.Parent(n); par < 0 {
 			locs = append(locs, -1)
 			break
 		}
