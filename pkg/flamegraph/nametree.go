@@ -515,6 +515,9 @@ type partitionScratch struct {
 // while adding a partition would make the next one grow a new set of
 // arrays, megabytes each time.
 //
+// A caller that calls Trim now and then (after every garbage collection,
+// say) has the sets dropped once none was lent for a whole interval.
+//
 // NOTE: a borrower must not wait on anything while it holds a set.
 type ScratchPool struct {
 	max      int
@@ -522,6 +525,8 @@ type ScratchPool struct {
 	returned sync.Cond // signalled by put; L is mu
 	free     []*partitionScratch
 	lent     int
+	// lentSince reports whether a set was lent since the last Trim.
+	lentSince bool
 }
 
 // NewScratchPool returns a pool that lends at most n sets at a time
@@ -535,6 +540,7 @@ func NewScratchPool(n int) *ScratchPool {
 func (sp *ScratchPool) get() *partitionScratch {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
+	sp.lentSince = true
 	for {
 		if n := len(sp.free); n > 0 {
 			sc := sp.free[n-1]
@@ -557,6 +563,19 @@ func (sp *ScratchPool) put(sc *partitionScratch) {
 	sp.free = append(sp.free, sc)
 	sp.mu.Unlock()
 	sp.returned.Signal()
+}
+
+// Trim drops the free sets unless one was lent since the last Trim: the
+// arrays of queries no longer asked (flame graphs, while merged profiles
+// are) are not carried for ever. Sets lent out stay theirs until put.
+func (sp *ScratchPool) Trim() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if !sp.lentSince {
+		clear(sp.free)
+		sp.free = sp.free[:0]
+	}
+	sp.lentSince = false
 }
 
 func growInt64(s []int64, n int) []int64 {

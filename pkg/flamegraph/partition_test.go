@@ -911,6 +911,27 @@ func TestScratchPoolLendsOnePerCore(t *testing.T) {
 	}
 }
 
+// Trim keeps the free sets while they are lent between two Trims and
+// drops them after an interval without a lend; a set lent out is kept by
+// its borrower.
+func TestScratchPoolTrim(t *testing.T) {
+	sp := NewScratchPool(2)
+	a, b := sp.get(), sp.get()
+	sp.put(a)
+	sp.Trim() // lent since the pool was made: kept
+	if len(sp.free) != 1 {
+		t.Fatalf("%d free sets after a Trim that followed a lend, want 1", len(sp.free))
+	}
+	sp.Trim() // idle for a whole interval: dropped
+	if len(sp.free) != 0 {
+		t.Fatalf("%d free sets after an idle interval, want 0", len(sp.free))
+	}
+	sp.put(b) // the set that was lent out comes back and is kept
+	if len(sp.free) != 1 || sp.lent != 0 {
+		t.Fatalf("pool keeps %d sets, %d lent; want 1, 0", len(sp.free), sp.lent)
+	}
+}
+
 // Trees built at once by more goroutines than cores, sharing the lent
 // scratch, equal trees built one after the other.
 func TestConcurrentAddPartition(t *testing.T) {

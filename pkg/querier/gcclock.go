@@ -31,6 +31,12 @@ type idleDropper interface {
 	dropIdle(gen uint64)
 }
 
+// trimmer is a pool that drops what sat idle since it was last trimmed,
+// trimmed at every collection: after two without use, what it held goes.
+type trimmer func()
+
+func (t trimmer) dropIdle(uint64) { t() }
+
 // gcSentinel is allocated only to become garbage: its cleanup runs once a
 // collection found it unreachable. The pointer keeps it out of the tiny
 // allocator, whose blocks are freed together and late.

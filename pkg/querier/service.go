@@ -44,7 +44,7 @@ type Service struct {
 	// the bulk of what a merge allocates.
 	trees freeList[*flamegraph.Tree]
 	// scratch lends every tree of the service the arrays it fills while
-	// it adds a partition, one set per core.
+	// it adds a partition, one set per core, trimmed by gc like the lists.
 	scratch *flamegraph.ScratchPool
 	// names lets the partitions of a key (a profiled service) in
 	// successive blocks share one name tree, for every tree of s. It is
@@ -78,6 +78,7 @@ func New(cfg Config, blocks BlockSource, logger *slog.Logger) *Service {
 	s.gc = newGCClock()
 	s.trees.withClock(s.gc, 2*s.parallelism()+2)
 	s.scratch = flamegraph.NewScratchPool(s.parallelism())
+	s.gc.keep(trimmer(s.scratch.Trim))
 	s.names = flamegraph.NewNameTrees()
 	s.profiles.withClock(s.gc, 1)
 	s.sums.maxBytes = defaultMaxSumBytes
