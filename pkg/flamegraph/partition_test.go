@@ -986,21 +986,7 @@ func TestConcurrentAddPartition(t *testing.T) {
 // are any, make the same tree as the same values per node.
 func TestAddLeavesTruncatedMatchesNodes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
-	split := func(p *symdb.Partition, values []int64) (leaf, inner []int64) {
-		leaves := p.Leaves()
-		leaf = make([]int64, leaves.Count)
-		for i, v := range values {
-			if k, ok := leaves.Leaf(int32(i)); ok {
-				leaf[k] = v
-			} else if v != 0 {
-				if inner == nil {
-					inner = make([]int64, len(values))
-				}
-				inner[i] = v
-			}
-		}
-		return leaf, inner
-	}
+	split := splitLeafValues
 	type input struct {
 		p      *symdb.Partition
 		values []int64
