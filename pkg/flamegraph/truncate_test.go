@@ -91,16 +91,19 @@ func truncatedPartitionRef(t *testing.T, p *symdb.Partition, values []int64, max
 		minTotal = totals[maxNodes-1]
 	}
 	out := NewTree()
+	// Children in ID order, listed once: a scan of every node per node
+	// visited took seconds on trees of tens of thousands of nodes.
+	kids := make([][]int32, len(full.parent))
+	for c := int32(1); c < int32(len(full.parent)); c++ {
+		kids[full.parent[c]] = append(kids[full.parent[c]], c)
+	}
 	var walk func(node int32, path []string)
 	walk = func(node int32, path []string) {
 		if node > 0 && full.self[node] > 0 {
 			out.InsertStack(full.self[node], path...)
 		}
 		var other int64
-		for c := int32(1); c < int32(len(full.parent)); c++ {
-			if full.parent[c] != node {
-				continue
-			}
+		for _, c := range kids[node] {
 			if full.total[c] >= minTotal {
 				walk(c, append(slices.Clone(path), full.names[full.name[c]]))
 			} else {
