@@ -135,10 +135,15 @@ func (pn *partitionNames) matches(p *symdb.Partition) bool {
 // partition, to self at its leaf's name node. It visits the leaves only,
 // an eighth of the nodes that a nodeMap's addSelf visits.
 func (pn *partitionNames) addLeafSelf(self, leafSelf []int64) {
-	leafName := pn.leafName[:len(leafSelf)]
-	for k, v := range leafSelf {
+	addAt(self, leafSelf, pn.leafName)
+}
+
+// addAt adds each positive values[k] to self[at[k]].
+func addAt(self, values []int64, at []int32) {
+	at = at[:len(values)]
+	for k, v := range values {
 		if v > 0 {
-			self[leafName[k]] += v
+			self[at[k]] += v
 		}
 	}
 }
@@ -181,12 +186,7 @@ func (nm *nodeMap) addSelf(self, nodeSelf []int64) {
 		}
 		return
 	}
-	nodeOf := nm.of32[:len(nodeSelf)]
-	for i, v := range nodeSelf {
-		if v > 0 {
-			self[nodeOf[i]] += v
-		}
-	}
+	addAt(self, nodeSelf, nm.of32)
 }
 
 // partitionValues are the values addPartition adds: per node in node, per
