@@ -49,43 +49,6 @@ func breadthFirst(p *symdb.Partition) *symdb.Partition {
 	}
 }
 
-// twoLocationsPerFunction returns the partition of stacks whose functions
-// each have two locations (two lines of a function, say), a frame taking
-// either at random: siblings of the same name, which a name tree merges.
-func twoLocationsPerFunction(rng *rand.Rand, stacks []stackValue) *symdb.Partition {
-	p := &symdb.Partition{Strings: []string{""}}
-	fnOf := map[string]uint32{}
-	type edge struct{ parent, loc int32 }
-	nodeOf := map[edge]int32{}
-	parents, locs := []int32{-1}, []int32{0}
-	for _, s := range stacks {
-		cur := int32(0)
-		for _, name := range strings.Split(s.stack, ";") {
-			fn, ok := fnOf[name]
-			if !ok {
-				p.Strings = append(p.Strings, name)
-				fn = uint32(len(p.Functions))
-				p.Functions = append(p.Functions, symdb.Function{Name: uint32(len(p.Strings) - 1), SystemName: uint32(len(p.Strings) - 1)})
-				for line := range int64(2) {
-					p.Locations = append(p.Locations, symdb.Location{Address: uint64(len(p.Locations)), Lines: []symdb.Line{{FunctionID: fn, Line: line}}})
-				}
-				fnOf[name] = fn
-			}
-			loc := int32(2*fn) + int32(rng.IntN(2))
-			n, ok := nodeOf[edge{cur, loc}]
-			if !ok {
-				n = int32(len(parents))
-				parents = append(parents, cur)
-				locs = append(locs, loc)
-				nodeOf[edge{cur, loc}] = n
-			}
-			cur = n
-		}
-	}
-	p.Tree = symdb.MustStackTree(parents, locs)
-	return p
-}
-
 // stackNames returns the function names of the stack ending at node i of
 // p, outermost first, joined by ';'.
 func stackNames(p *symdb.Partition, i int32) string {
@@ -118,7 +81,9 @@ func TestNameTreeWalkFindsEveryStack(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		var blocks []*symdb.Partition
 		for b, stacks := range blockStacks(rng, 4) {
-			p := twoLocationsPerFunction(rng, stacks)
+			// Two lines of each function, a frame taking either: siblings
+			// of one name, which the name tree merges.
+			p, _ := partitionWithLocations(stacks, 2, func() int { return rng.IntN(2) })
 			if b%2 == 1 {
 				p = breadthFirst(p)
 			}

@@ -385,8 +385,14 @@ func TestProfileBuilderSelectors(t *testing.T) {
 // partitionOf builds a partition from root-first stacks of single-line
 // locations, one location and function per distinct name and no mapping.
 func partitionOf(stacks ...stackValue) (*symdb.Partition, []int64) {
+	return partitionWithLocations(stacks, 1, func() int { return 0 })
+}
+
+// partitionWithLocations is partitionOf with perFunction locations (lines)
+// per function, a frame taking the one pick returns.
+func partitionWithLocations(stacks []stackValue, perFunction int, pick func() int) (*symdb.Partition, []int64) {
 	p := &symdb.Partition{Strings: []string{""}}
-	locOf := map[string]int32{}
+	fnOf := map[string]int32{}
 	type edge struct{ parent, loc int32 }
 	nodeOf := map[edge]int32{}
 	parents, locs := []int32{-1}, []int32{0}
@@ -395,14 +401,17 @@ func partitionOf(stacks ...stackValue) (*symdb.Partition, []int64) {
 	for _, s := range stacks {
 		cur := int32(0)
 		for _, name := range strings.Split(s.stack, ";") {
-			loc, ok := locOf[name]
+			fn, ok := fnOf[name]
 			if !ok {
 				p.Strings = append(p.Strings, name)
+				fn = int32(len(p.Functions))
 				p.Functions = append(p.Functions, symdb.Function{Name: uint32(len(p.Strings) - 1), SystemName: uint32(len(p.Strings) - 1)})
-				p.Locations = append(p.Locations, symdb.Location{Address: uint64(len(p.Locations)), Lines: []symdb.Line{{FunctionID: uint32(len(p.Functions) - 1)}}})
-				loc = int32(len(p.Locations) - 1)
-				locOf[name] = loc
+				for line := range int64(perFunction) {
+					p.Locations = append(p.Locations, symdb.Location{Address: uint64(len(p.Locations)), Lines: []symdb.Line{{FunctionID: uint32(fn), Line: line}}})
+				}
+				fnOf[name] = fn
 			}
+			loc := fn*int32(perFunction) + int32(pick())
 			n, ok := nodeOf[edge{cur, loc}]
 			if !ok {
 				n = int32(len(parents))
