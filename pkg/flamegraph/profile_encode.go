@@ -54,31 +54,31 @@ func (b *ProfileBuilder) AppendEncoded(dst []byte) ([]byte, error) {
 		}
 		encoded[part] = encodeSamples(encoded[part][:0], arenas, refs[lo:hi], values[lo:hi], locID)
 	})
-	p := b.emitTables(locOrder)
+	t := b.numberTables(locOrder)
+	tables := b.tablesSize(t)
 	wait()
 
 	// proto writes fields in the order of their numbers, each on its own:
 	// sample_type (1), then the samples (2), then the rest (3 to 14).
-	// Everything is sized first (proto keeps the sizes in the messages)
-	// so that the answer grows at most once.
-	head := &googlev1.Profile{SampleType: p.SampleType}
-	p.SampleType = nil
-	rest := proto.Size(p)
+	// Everything is sized first so that the answer grows at most once.
+	head := &googlev1.Profile{SampleType: []*googlev1.ValueType{{Type: t.sampleType[0], Unit: t.sampleType[1]}}}
+	rest := tables
 	for _, e := range encoded[1:] {
 		rest += len(e)
 	}
 	headSize := proto.Size(head)
 	out = slices.Grow(out, rest+max(headSize-headRoom, 0))
-	cached := proto.MarshalOptions{UseCachedSize: true}
 	var err error
-	if out, err = placeHead(out, start, headSize, head, cached); err != nil {
+	if out, err = placeHead(out, start, headSize, head, proto.MarshalOptions{UseCachedSize: true}); err != nil {
 		return nil, err
 	}
 	for _, e := range encoded[1:] {
 		out = append(out, e...)
 	}
-	if out, err = cached.MarshalAppend(out, p); err != nil {
-		return nil, err
+	tablesStart := len(out)
+	out = b.appendTables(out, t)
+	if n := len(out) - tablesStart; n != tables {
+		return nil, fmt.Errorf("profile tables are %d bytes, sized %d", n, tables)
 	}
 	b.lastEncoded = len(out) - start
 	return out, nil

@@ -113,3 +113,67 @@ func TestPlaceHead(t *testing.T) {
 		}
 	}
 }
+
+// Every field of the tables after the samples is encoded as proto encodes
+// it: mappings with and without each field, a folded location with an
+// address and lines of negative, zero and large numbers, and functions
+// with start lines; then truncated, with the stub's mapping.
+func TestAppendEncodedTables(t *testing.T) {
+	prof := &googlev1.Profile{
+		StringTable: []string{"", "main", "main.go", "lib.so", "abc123", "inlined", "runtime.main", "proc.go"},
+		Mapping: []*googlev1.Mapping{
+			{Id: 1, MemoryStart: 0x400000, MemoryLimit: 1 << 40, FileOffset: 0x1000, Filename: 3, BuildId: 4,
+				HasFunctions: true, HasFilenames: true, HasLineNumbers: true, HasInlineFrames: true},
+			{Id: 2, MemoryLimit: 0x2000, HasLineNumbers: true},
+		},
+		Function: []*googlev1.Function{
+			{Id: 1, Name: 1, SystemName: 1, Filename: 2, StartLine: 1 << 33},
+			{Id: 2, Name: 5, Filename: 2, StartLine: -1},
+			{Id: 3, Name: 6, SystemName: 6, Filename: 7},
+		},
+		Location: []*googlev1.Location{
+			{Id: 1, MappingId: 1, Address: 0x401234, IsFolded: true, Line: []*googlev1.Line{{FunctionId: 2, Line: -7}, {FunctionId: 1, Line: 1 << 40}}},
+			{Id: 2, MappingId: 2, Line: []*googlev1.Line{{FunctionId: 3}}},
+			{Id: 3, Address: 1 << 63},
+			{Id: 4, MappingId: 1, Line: []*googlev1.Line{{FunctionId: 2, Line: 3}}},
+			{Id: 5, MappingId: 1, Line: []*googlev1.Line{{FunctionId: 1, Line: 9}}},
+		},
+		Sample: []*googlev1.Sample{
+			{LocationId: []uint64{1, 2}, Value: []int64{3}},
+			{LocationId: []uint64{3, 2}, Value: []int64{1 << 35}},
+			{LocationId: []uint64{2}, Value: []int64{1}},
+			{LocationId: []uint64{4, 5, 2}, Value: []int64{2}},
+		},
+	}
+	pt := ProfileTypeInfo{Name: "process_cpu", SampleType: "cpu", SampleUnit: "nanoseconds", PeriodType: "cpu", PeriodUnit: "nanoseconds"}
+	for _, maxNodes := range []int64{0, 1} {
+		b := NewProfileBuilder(pt, 1000, 5000)
+		b.SetMaxNodes(maxNodes)
+		p, nodeValues := profilePartition(t, prof)
+		if err := b.AddPartition(p, nodeValues); err != nil {
+			t.Fatal(err)
+		}
+		built := checkedBuild(t, b)
+		if maxNodes != 0 {
+			// The stub location, of the mapping 1, stands for the rest.
+			if names := CanonicalView(built).Samples; !slices.ContainsFunc(names, func(s CanonicalSample) bool { return slices.Contains(s.Stack, "other") }) {
+				t.Errorf("truncated to %d nodes, the profile has no stub: %v", maxNodes, names)
+			}
+			continue
+		}
+		{
+			if len(built.Mapping) != 2 || len(built.Location) != 5 || len(built.Function) != 3 {
+				t.Errorf("%d mappings, %d locations, %d functions; want 2, 5, 3", len(built.Mapping), len(built.Location), len(built.Function))
+			}
+			folded := 0
+			for _, l := range built.Location {
+				if l.IsFolded && l.Address == 0x401234 && len(l.Line) == 2 && l.Line[0].Line == -7 {
+					folded++
+				}
+			}
+			if folded != 1 {
+				t.Errorf("the folded location with its address and lines is missing: %v", built.Location)
+			}
+		}
+	}
+}
