@@ -208,9 +208,34 @@ func (s *Service) streamStackValues(ctx context.Context, tenant string, q select
 //
 // NOTE: the profile comes already encoded, as the unknown fields of an
 // otherwise empty message (see encodedProfile): marshalling it gives the
-// profile's bytes. A Go caller reads it with DecodeProfile.
+// profile's bytes. A Go caller reads it with DecodeProfile. The handler
+// serves serveMergeProfile instead.
 func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[querierv1.SelectMergeProfileRequest]) (*connect.Response[googlev1.Profile], error) {
-	m := req.Msg
+	b, err := s.mergeProfile(ctx, req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	defer s.releaseProfileBuilder(b)
+	raw, err := b.AppendEncoded(nil)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the merged profile: %w", err)
+	}
+	return connect.NewResponse(encodedProfile(raw)), nil
+}
+
+// serveMergeProfile is SelectMergeProfile for the handler: the answer
+// keeps the builder, for the codec to encode (see mergedProfile).
+func (s *Service) serveMergeProfile(ctx context.Context, req *connect.Request[querierv1.SelectMergeProfileRequest]) (*connect.Response[mergedProfile], error) {
+	b, err := s.mergeProfile(ctx, req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&mergedProfile{b: b, release: s.releaseProfileBuilder}), nil
+}
+
+// mergeProfile merges the profiles that m selects into a builder, which
+// the caller releases (releaseProfileBuilder) once it has encoded it.
+func (s *Service) mergeProfile(ctx context.Context, m *querierv1.SelectMergeProfileRequest) (_ *flamegraph.ProfileBuilder, err error) {
 	tenant, err := s.tenant(ctx)
 	if err != nil {
 		return nil, err
@@ -230,8 +255,11 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 	b := s.profileBuilder(flamegraph.ProfileTypeInfo{
 		Name: pt.Name, SampleType: pt.SampleType, SampleUnit: pt.SampleUnit, PeriodType: pt.PeriodType, PeriodUnit: pt.PeriodUnit,
 	}, m.Start, m.End)
-	// The profile built shares no memory with the builder.
-	defer s.releaseProfileBuilder(b)
+	defer func() {
+		if err != nil {
+			s.releaseProfileBuilder(b)
+		}
+	}()
 	if sts := m.GetStackTraceSelector(); sts != nil {
 		if pgo := sts.GetGoPgo(); pgo != nil {
 			b.SetGoPGO(&flamegraph.GoPGO{KeepLocations: pgo.KeepLocations, AggregateCallees: pgo.AggregateCallees})
@@ -283,11 +311,7 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 		}
 	}
 	b.SetTimes(timeNanos, durationNanos)
-	raw, err := b.AppendEncoded(nil)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the merged profile: %w", err)
-	}
-	return connect.NewResponse(encodedProfile(raw)), nil
+	return b, nil
 }
 
 // blockMerge adds the stacks of the profiles a query selects, block by

@@ -18,6 +18,7 @@ import (
 	"github.com/cinder-profiling/cinder/pkg/bucket"
 	"github.com/cinder-profiling/cinder/pkg/flamegraph"
 	"github.com/cinder-profiling/cinder/pkg/parallelgzip"
+	querierv1 "github.com/cinder-profiling/cinder/proto/querier/v1"
 	"github.com/cinder-profiling/cinder/proto/querier/v1/querierv1connect"
 )
 
@@ -101,9 +102,22 @@ func (s *Service) Handler(reg prometheus.Registerer) (string, http.Handler) {
 	// larger than the messages they encode, and the logical limit gives the
 	// clearer invalid_argument error.
 	readLimit := connect.WithReadMaxBytes(max(4*s.cfg.MaxRequestBytes, 64<<10))
-	path, h := querierv1connect.NewQuerierServiceHandler(s, interceptors, readLimit, fastGzip(),
-		connect.WithCodec(profileCodec{}), connect.WithCodec(profileJSONCodec{"json"}), connect.WithCodec(profileJSONCodec{"json; charset=utf-8"}))
-	return path, CapabilitiesMiddleware(h)
+	opts := []connect.HandlerOption{interceptors, readLimit, fastGzip(),
+		connect.WithCodec(profileCodec{}), connect.WithCodec(profileJSONCodec{"json"}), connect.WithCodec(profileJSONCodec{"json; charset=utf-8"})}
+	path, h := querierv1connect.NewQuerierServiceHandler(s, opts...)
+	// SelectMergeProfile is served apart, with an answer the codec encodes
+	// (see mergedProfile); the generated handler takes everything else.
+	smp := connect.NewUnaryHandler(querierv1connect.QuerierServiceSelectMergeProfileProcedure, s.serveMergeProfile,
+		connect.WithSchema(querierv1.File_querier_v1_querier_proto.Services().ByName("QuerierService").Methods().ByName("SelectMergeProfile")),
+		connect.WithHandlerOptions(opts...))
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == querierv1connect.QuerierServiceSelectMergeProfileProcedure {
+			smp.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	return path, CapabilitiesMiddleware(mux)
 }
 
 // fastGzip replaces the standard library's gzip, which spent longer
