@@ -73,7 +73,10 @@ func TestFreeListDropsIdleValues(t *testing.T) {
 	if len(l.items) != 2 {
 		t.Fatalf("%d values kept after one collection, want 2", len(l.items))
 	}
-	c.tick() // two for old, one for fresh
+	for range idleCollections - 1 {
+		c.tick()
+	}
+	// old has sat idle through idleCollections, fresh through one fewer.
 	if v, ok := l.get(); !ok || v != fresh {
 		t.Fatalf("get = %p, %v; want the value put after the first collection", v, ok)
 	}
@@ -82,12 +85,16 @@ func TestFreeListDropsIdleValues(t *testing.T) {
 	}
 	// A value taken and put back is idle from then on.
 	l.put(old)
-	c.tick()
+	for range idleCollections - 1 {
+		c.tick()
+	}
 	v, _ := l.get()
 	l.put(v)
-	c.tick()
+	for range idleCollections - 1 {
+		c.tick()
+	}
 	if _, ok := l.get(); !ok {
-		t.Fatal("a value put back after one collection was dropped at the next")
+		t.Fatalf("a value put back after %d collections was dropped %d after", idleCollections-1, idleCollections-1)
 	}
 }
 

@@ -7,12 +7,15 @@ import (
 )
 
 // idleCollections is how many garbage collections a value may sit unused
-// in a free list before the list drops it: as many as a sync.Pool's victim
-// cache lets it live. Queries of one kind reuse what the last one left,
-// while what another kind of query left (a profile builder during flame
-// graphs, merge trees during merged profiles) stops being carried, and
-// counted in the live heap that paces the collector, after two.
-const idleCollections = 2
+// in a free list before the list drops it. Queries of one kind reuse what
+// the last one left, while what another kind of query left (a profile
+// builder during flame graphs, merge trees during merged profiles) stops
+// being carried, and counted in the live heap that paces the collector,
+// after four. With the headroom the memlimit defaults leave at the bench
+// bucket's peak, a merged profile of all CPU is collected once or twice:
+// at two, the builder was often dropped between two of them, and each
+// merged profile after learnt its stacks again, at nearly twice the CPU.
+const idleCollections = 4
 
 // gcClock counts the garbage collections its owner lives through, and
 // after each one has its free lists drop what sat idle through

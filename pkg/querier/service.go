@@ -39,7 +39,7 @@ type Service struct {
 	now    func() time.Time
 
 	// gc counts collections for the free lists below, which drop what
-	// sat idle through two of them.
+	// sat idle through idleCollections of them.
 	gc *gcClock
 	// trees holds the merge trees of finished queries for reuse: they are
 	// the bulk of what a merge allocates.
