@@ -25,6 +25,20 @@ func TestLimit(t *testing.T) {
 			t.Errorf("Limit(live %d) = %d, want %d", tc.live, got, tc.want)
 		}
 	}
+
+	cfg.MinHeapBytes = 256 << 20
+	for _, tc := range []struct {
+		live, want int64
+	}{
+		{0, 256 << 20},             // the minimum heap
+		{150 << 20, 256 << 20},     // live and headroom below the minimum heap
+		{200 << 20, 264 << 20},     // above it
+		{1 << 30, 1<<30 + 256<<20}, // 25% of a large heap
+	} {
+		if got := Limit(cfg, tc.live); got != tc.want {
+			t.Errorf("with a minimum heap of 256 MiB, Limit(live %d) = %d, want %d", tc.live, got, tc.want)
+		}
+	}
 }
 
 func TestConfig(t *testing.T) {
@@ -33,6 +47,9 @@ func TestConfig(t *testing.T) {
 	}
 	if err := (&Config{MinHeadroomBytes: -1}).Validate(); err == nil {
 		t.Error("a negative minimum headroom was accepted")
+	}
+	if err := (&Config{MinHeapBytes: -1}).Validate(); err == nil {
+		t.Error("a negative minimum heap was accepted")
 	}
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
