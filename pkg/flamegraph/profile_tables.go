@@ -163,8 +163,8 @@ func lineSize(fnID uint64, ln *pbLine) int {
 
 func (b *ProfileBuilder) locationSize(t *profileTables, id uint64, loc *pbLocation) int {
 	n := varintField(id) + varintField(t.locationMapping(loc)) + varintField(loc.address)
-	for i := range b.lines[loc.lineStart : loc.lineStart+loc.lineCount] {
-		ln := &b.lines[loc.lineStart+int32(i)]
+	for j := loc.lineStart; j < loc.lineStart+loc.lineCount; j++ {
+		ln := &b.lines[j]
 		n += bytesField(lineSize(t.fnID[ln.function], ln))
 	}
 	if loc.folded {
@@ -220,9 +220,13 @@ func (b *ProfileBuilder) tablesSize(t *profileTables) int {
 	return n + b.trailerSize(t)
 }
 
+// periodTypeSize is the size of the period type message.
+func (t *profileTables) periodTypeSize() int {
+	return varintField(uint64(t.periodType[0])) + varintField(uint64(t.periodType[1]))
+}
+
 func (b *ProfileBuilder) trailerSize(t *profileTables) int {
-	pt := varintField(uint64(t.periodType[0])) + varintField(uint64(t.periodType[1]))
-	return varintField(uint64(b.timeNanos)) + varintField(uint64(b.durationNanos)) + bytesField(pt) +
+	return varintField(uint64(b.timeNanos)) + varintField(uint64(b.durationNanos)) + bytesField(t.periodTypeSize()) +
 		varintField(uint64(Period(b.pt.Name))) + varintField(uint64(t.sampleType[0]))
 }
 
@@ -284,7 +288,7 @@ func (b *ProfileBuilder) appendTables(out []byte, t *profileTables) []byte {
 	out = appendVarintField(out, tagProfileTimeNanos, uint64(b.timeNanos))
 	out = appendVarintField(out, tagProfileDurationNanos, uint64(b.durationNanos))
 	out = append(out, tagProfilePeriodType)
-	out = binary.AppendUvarint(out, uint64(varintField(uint64(t.periodType[0]))+varintField(uint64(t.periodType[1]))))
+	out = binary.AppendUvarint(out, uint64(t.periodTypeSize()))
 	out = appendVarintField(out, 1<<3, uint64(t.periodType[0]))
 	out = appendVarintField(out, 2<<3, uint64(t.periodType[1]))
 	out = appendVarintField(out, tagProfilePeriod, uint64(Period(b.pt.Name)))
