@@ -3,7 +3,6 @@ package querier
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"time"
 
@@ -215,10 +214,9 @@ func (s *Service) SelectMergeProfile(ctx context.Context, req *connect.Request[q
 	if err != nil {
 		return nil, err
 	}
-	defer s.releaseProfileBuilder(b)
-	raw, err := b.AppendEncoded(nil)
+	raw, err := (&mergedProfile{b: b, release: s.releaseProfileBuilder}).appendEncoded(nil)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the merged profile: %w", err)
+		return nil, err
 	}
 	return connect.NewResponse(encodedProfile(raw)), nil
 }
