@@ -217,8 +217,11 @@ type nameTreeScratch struct {
 	// fnName[f] is the name of function f, -1 until resolved.
 	fnName []int32
 	// locName[l] is the name of location l if it has a single line, else
-	// one of the loc* marks.
+	// locUnresolved or locNoLines, or locInlined-k for a location of
+	// several lines whose names, outermost first, follow their count at
+	// inlined[k].
 	locName []int32
+	inlined []int32
 	// reached marks the tree's nodes the partition's stacks reach.
 	reached []uint64
 	// parents are the partition's, decoded for the walk.
@@ -226,7 +229,8 @@ type nameTreeScratch struct {
 }
 
 // Marks in nameTreeScratch.locName for the locations that have no single
-// name: not looked at yet, without lines, or with inlined lines.
+// name: not looked at yet, without lines, or with inlined lines (the mark
+// less the offset of their names).
 const (
 	locUnresolved = -1
 	locNoLines    = -2
@@ -248,12 +252,11 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	// symdb.StackTree.AppendParents): a tenth faster than Parent per node.
 	parents := p.Tree.AppendParents(sc.parents[:0])
 	sc.parents = parents
-	parent, name := sc.parent[:0], sc.name[:0]
 	nodeOf := growInt32(sc.nodeOf, n)
 
 	// The tree's nodes, indexed for the walk. The index is rebuilt by each
 	// walk rather than kept with the tree: it would be larger than the
-	// tree. A node made right after its parent is left out of it: child
+	// tree. A node made right after its parent is left out of it: a step
 	// tries that node first, and a tree is made mostly in depth-first
 	// order, where a node's first child follows it. What is left (a tenth
 	// of the nodes on the bench bucket) fits a hash table small enough to
@@ -272,72 +275,30 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	reached[0] = 1 // the root
 
 	// A partition has at most a name per function, and per string.
-	names := append(sc.names[:0], nn.names...)
-	newHashes := sc.newHashes[:0]
-	nameIDs := &sc.nameIDs
-	nameIDs.reset()
-	nameIDs.reserve(len(nn.names) + min(len(p.Functions), len(p.Strings)))
+	sc.names = append(sc.names[:0], nn.names...)
+	sc.newHashes = sc.newHashes[:0]
+	sc.nameIDs.reset()
+	sc.nameIDs.reserve(len(nn.names) + min(len(p.Functions), len(p.Strings)))
 	for k, h := range nn.hashes {
-		nameIDs.add(h, int32(k))
+		sc.nameIDs.add(h, int32(k))
 	}
-	fnName := growInt32(sc.fnName, len(p.Functions))
-	for f := range fnName {
-		fnName[f] = -1
+	sc.fnName = growInt32(sc.fnName, len(p.Functions))
+	for f := range sc.fnName {
+		sc.fnName[f] = -1
 	}
-	nameOfFn := func(fn uint32) int32 {
-		if nm := fnName[fn]; nm >= 0 {
-			return nm
-		}
-		s := p.Strings[p.Functions[fn].Name]
-		h := nameHash(s)
-		nm := nameIDs.find(names, h, s)
-		if nm < 0 {
-			nm = int32(len(names))
-			names = append(names, s)
-			newHashes = append(newHashes, h)
-			nameIDs.add(h, nm)
-		}
-		fnName[fn] = nm
-		return nm
-	}
-	// The name of each location of a single line, resolved when a node
-	// first reaches it: nodes are many times more than locations, and a
-	// lookup here reads one small array where the location's lines would
-	// be two reads far apart.
+	// The names of each location, resolved when a node first reaches it:
+	// nodes are many times more than locations, and a lookup here reads
+	// one small array where the location's lines would be two reads far
+	// apart.
 	locName := growInt32(sc.locName, len(p.Locations))
 	for l := range locName {
 		locName[l] = locUnresolved
 	}
-	// child returns the child of cur named nm, staging it if need be. The
-	// node made last has no child yet. Otherwise the node made right after
-	// cur is tried first (see the index above).
-	child := func(cur, nm int32) int32 {
-		last := int32(treeNodes + len(parent) - 1)
-		if cur != last {
-			if g := cur + 1; g < int32(treeNodes) {
-				if nn.parent[g] == cur && nn.nameOf(g) == nm {
-					reached[g>>6] |= 1 << (g & 63)
-					return g
-				}
-			} else if k := g - int32(treeNodes); parent[k] == cur && name[k] == nm {
-				return g
-			}
-			if c := children.get(cur, nm); c >= 0 {
-				if c < int32(treeNodes) {
-					reached[c>>6] |= 1 << (c & 63)
-				}
-				return c
-			}
-		}
-		c := last + 1
-		parent = append(parent, cur)
-		name = append(name, nm)
-		if cur != last {
-			children.put(cur, nm, c)
-		}
-		return c
-	}
+	sc.locName = locName
+	sc.inlined = sc.inlined[:0]
 
+	st := walkStep{nn: nn, tree: int32(treeNodes), last: int32(treeNodes) - 1,
+		parent: sc.parent[:0], name: sc.name[:0], children: children, reached: reached}
 	for i := 0; i < n; i++ {
 		par := parents[i]
 		if par < 0 {
@@ -348,33 +309,119 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 		loc := p.Tree.Location(int32(i))
 		nm := locName[loc]
 		if nm == locUnresolved {
-			switch lines := p.Locations[loc].Lines; len(lines) {
-			case 0:
-				nm = locNoLines
-			case 1:
-				nm = nameOfFn(lines[0].FunctionID)
-			default:
-				nm = locInlined
-			}
-			locName[loc] = nm
+			nm = sc.resolveLocation(p, loc)
 		}
 		switch {
 		case nm >= 0:
-			cur = child(cur, nm)
-		case nm == locInlined:
-			lines := p.Locations[loc].Lines
-			for j := len(lines) - 1; j >= 0; j-- {
-				cur = child(cur, nameOfFn(lines[j].FunctionID))
+			// The two commonest steps of walkStep.child, inline: from the
+			// node made last, whose child is new, and from a node of the
+			// tree to the child made right after it.
+			if g := cur + 1; cur == st.last {
+				st.parent = append(st.parent, cur)
+				st.name = append(st.name, nm)
+				st.last, cur = g, g
+			} else if g < st.tree && nn.parent[g] == cur && nn.nameOf(g) == nm {
+				reached[g>>6] |= 1 << (g & 63)
+				cur = g
+			} else {
+				cur = st.child(cur, nm)
+			}
+		case nm <= locInlined:
+			k := int(locInlined - nm)
+			for _, f := range sc.inlined[k+1 : k+1+int(sc.inlined[k])] {
+				cur = st.child(cur, f)
 			}
 		}
 		nodeOf[i] = cur
 	}
-	sc.nodeOf, sc.parent, sc.name, sc.names, sc.newHashes, sc.fnName, sc.locName, sc.reached = nodeOf, parent, name, names, newHashes, fnName, locName, reached
-	own := len(parent)
+	sc.nodeOf, sc.parent, sc.name, sc.reached = nodeOf, st.parent, st.name, reached
+	own := len(st.parent)
 	for _, w := range reached {
 		own += bits.OnesCount64(w)
 	}
 	return own
+}
+
+// walkStep is the state of a walk as it steps from name nodes to their
+// children: the tree walked, and the nodes staged so far.
+type walkStep struct {
+	nn       *nameNodes
+	tree     int32 // nodes in nn
+	last     int32 // the node made last: nn's last, or the last staged
+	parent   []int32
+	name     []int32
+	children *childIndex
+	reached  []uint64
+}
+
+// child returns the child of cur named nm, staging it if need be. The
+// node made last has no child yet. Otherwise the node made right after
+// cur is tried first (see the index in walk).
+func (st *walkStep) child(cur, nm int32) int32 {
+	if cur != st.last {
+		if g := cur + 1; g < st.tree {
+			if st.nn.parent[g] == cur && st.nn.nameOf(g) == nm {
+				st.reached[g>>6] |= 1 << (g & 63)
+				return g
+			}
+		} else if k := g - st.tree; st.parent[k] == cur && st.name[k] == nm {
+			return g
+		}
+		if c := st.children.get(cur, nm); c >= 0 {
+			if c < st.tree {
+				st.reached[c>>6] |= 1 << (c & 63)
+			}
+			return c
+		}
+	}
+	c := st.last + 1
+	st.parent = append(st.parent, cur)
+	st.name = append(st.name, nm)
+	if cur != st.last {
+		st.children.put(cur, nm, c)
+	}
+	st.last = c
+	return c
+}
+
+// resolveLocation files the names of location loc of p in sc.locName and
+// returns its entry there.
+func (sc *nameTreeScratch) resolveLocation(p *symdb.Partition, loc int32) int32 {
+	var nm int32
+	switch lines := p.Locations[loc].Lines; len(lines) {
+	case 0:
+		nm = locNoLines
+	case 1:
+		nm = sc.functionName(p, lines[0].FunctionID)
+	default:
+		k := len(sc.inlined)
+		nm = locInlined - int32(k)
+		sc.inlined = append(sc.inlined, int32(len(lines)))
+		for j := len(lines) - 1; j >= 0; j-- {
+			sc.inlined = append(sc.inlined, sc.functionName(p, lines[j].FunctionID))
+		}
+	}
+	sc.locName[loc] = nm
+	return nm
+}
+
+// functionName returns the index in sc.names of the name of function fn
+// of p, adding the name if it is new.
+func (sc *nameTreeScratch) functionName(p *symdb.Partition, fn uint32) int32 {
+	if nm := sc.fnName[fn]; nm >= 0 {
+		return nm
+	}
+	s := p.Strings[p.Functions[fn].Name]
+	h := nameHash(s)
+	nm := sc.nameIDs.find(sc.names, h, s)
+	if nm < 0 {
+		nm = int32(len(sc.names))
+		sc.names = append(sc.names, s)
+		sc.newHashes = append(sc.newHashes, h)
+		sc.nameIDs.add(h, nm)
+	}
+	sc.fnName[fn] = nm
+	return nm
 }
 
 // grow returns nn with the nodes and names staged in sc by a walk over
