@@ -71,19 +71,21 @@ type nameNodes struct {
 	// nameBytes is the size of the names copied into the tree's memory
 	// (see nameTree.copyNames).
 	nameBytes int64
+	// segments are the nodes' chains, for addLeafSegments.
+	segments nameSegments
 }
 
 // newNameTree returns a tree holding the root alone.
 func newNameTree(copyNames bool) *nameTree {
 	nt := &nameTree{copyNames: copyNames}
-	nt.nodes.Store(&nameNodes{parent: []int32{-1}, name16: []uint16{0}})
+	nt.nodes.Store(&nameNodes{parent: []int32{-1}, name16: []uint16{0}, segments: newNameSegments([]int32{-1})})
 	return nt
 }
 
 // sizeBytes is the memory nn holds.
 func (nn *nameNodes) sizeBytes() int64 {
 	return int64(unsafe.Sizeof(*nn)) + sliceBytes(nn.parent) + sliceBytes(nn.name16) + sliceBytes(nn.name32) +
-		sliceBytes(nn.names) + sliceBytes(nn.hashes) + nn.nameBytes
+		sliceBytes(nn.names) + sliceBytes(nn.hashes) + nn.nameBytes + nn.segments.sizeBytes()
 }
 
 // nameOf returns the index into names of the name of node j.
@@ -474,6 +476,7 @@ func (nt *nameTree) grow(nn *nameNodes, sc *nameTreeScratch) *nameNodes {
 		}
 		next.name32 = append(name32, sc.name...)
 	}
+	next.segments = newNameSegments(next.parent)
 	return next
 }
 
@@ -597,6 +600,7 @@ type partitionScratch struct {
 	self, total, kids []int64
 	dst, kept, cand   []int32
 	cut               cutScratch
+	seg               segmentScratch
 }
 
 // ScratchPool lends the arrays addPartition fills per name node of a
@@ -727,6 +731,13 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 	} else if sc == nil {
 		sc = new(partitionScratch)
 		t.own = sc
+	}
+
+	if nodes == nil && values.leaf != nil {
+		// Values on leaves alone, as queries have them: summed and cut
+		// per segment.
+		t.addLeafSegments(pn, nt, values.leaf, maxNodes, &sc.seg)
+		return
 	}
 
 	// Self per name node; values of the empty stack are dropped.

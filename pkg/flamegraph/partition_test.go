@@ -783,7 +783,8 @@ func TestNameTreeCompactForms(t *testing.T) {
 			// A tree of its own: the partition is charged all of it, the
 			// names but their headers being the partition's strings.
 			want := int64(unsafe.Sizeof(*pn)) + int64(unsafe.Sizeof(*pn.tree)) + int64(unsafe.Sizeof(*nt)) + 2*int64(cap(nt.name16)) +
-				4*int64(cap(pn.leafName)+cap(nt.parent)+cap(nt.name32)+cap(nt.hashes)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names))
+				4*int64(cap(pn.leafName)+cap(nt.parent)+cap(nt.name32)+cap(nt.hashes)) + int64(unsafe.Sizeof(""))*int64(cap(nt.names)) +
+				4*int64(cap(nt.segments.start)+cap(nt.segments.parent)) + int64(unsafe.Sizeof(segmentWord{}))*int64(cap(nt.segments.first))
 			if got := pn.SizeBytes(); got != want {
 				t.Errorf("name tree of %d nodes sized %d bytes, want %d", len(nt.parent), got, want)
 			}
