@@ -476,7 +476,7 @@ func (nt *nameTree) grow(nn *nameNodes, sc *nameTreeScratch) *nameNodes {
 		}
 		next.name32 = append(name32, sc.name...)
 	}
-	next.segments = newNameSegments(next.parent)
+	next.segments = growSegments(&nn.segments, next.parent)
 	return next
 }
 

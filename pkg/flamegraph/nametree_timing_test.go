@@ -142,3 +142,21 @@ func BenchmarkAddLeavesNames(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNameSegments divides the name trees of a bench-bucket block's
+// partitions into segments, as a tree's first state is.
+func BenchmarkNameSegments(b *testing.B) {
+	parts := benchBucketPartitions(b)
+	var scratch nameTreeScratch
+	var parents [][]int32
+	for _, p := range parts {
+		parents = append(parents, buildNameTree(p, p.Leaves(), &scratch).tree.nodes.Load().parent)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, parent := range parents {
+			newNameSegments(parent)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(parts))/1e6, "ms/partition")
+}

@@ -37,36 +37,77 @@ type segmentWord struct {
 
 // newNameSegments divides the nodes with the given parents into segments.
 func newNameSegments(parent []int32) nameSegments {
-	m := len(parent)
-	// Children per node, counted up to two.
-	kids := make([]uint8, m)
-	for j := 1; j < m; j++ {
-		if p := parent[j]; kids[p] < 2 {
-			kids[p]++
-		}
-	}
+	return growSegments(nil, parent)
+}
+
+// growSegments divides the nodes with the given parents into segments,
+// where prev (nil for none) are those of the first of them: the state a
+// name tree grew from. Growing only adds segment starts, so prev's are
+// kept; when no old segment is split, its segments and their parents are
+// too, and only the new nodes are looked at.
+func growSegments(prev *nameSegments, parent []int32) nameSegments {
+	m := int32(len(parent))
+	var old int32
 	sg := nameSegments{first: make([]segmentWord, (m+63)/64)}
-	n := 0
-	for j := range m {
-		if j <= 1 || parent[j] != int32(j-1) || kids[j-1] != 1 {
-			sg.first[j>>6].bits |= 1 << (j & 63)
-			n++
+	if prev != nil {
+		old = prev.start[len(prev.start)-1]
+		copy(sg.first, prev.first)
+	}
+	isStart := func(j int32) bool { return sg.first[j>>6].bits&(1<<(j&63)) != 0 }
+	mark := func(j int32) { sg.first[j>>6].bits |= 1 << (j & 63) }
+	// A segment starts at the root, at its first child, at a node that
+	// does not follow its parent, and at the node after a parent of such
+	// a node (which then has two children, or does not have the node
+	// after it as a child, which starts a segment anyway).
+	split := false
+	for j := old; j < m; j++ {
+		if j <= 1 {
+			mark(j)
+			continue
+		}
+		if p := parent[j]; p != j-1 {
+			mark(j)
+			if p+1 < old && !isStart(p+1) {
+				split = true
+			}
+			mark(p + 1)
 		}
 	}
-	sg.start = make([]int32, 0, n+1)
-	rank := uint32(0)
+	n, rank := 0, uint32(0)
 	for w := range sg.first {
 		sg.first[w].rank = rank
-		for b := sg.first[w].bits; b != 0; b &= b - 1 {
-			sg.start = append(sg.start, int32(w*64+bits.TrailingZeros64(b)))
-		}
 		rank += uint32(bits.OnesCount64(sg.first[w].bits))
 	}
-	sg.start = append(sg.start, int32(m))
-	sg.parent = make([]int32, n)
-	sg.parent[0] = -1
-	for s := 1; s < n; s++ {
-		sg.parent[s], _ = sg.of(parent[sg.start[s]])
+	n = int(rank)
+	// The segments whose starts and parents are new: all of them, or
+	// those that start among the new nodes.
+	from, s := int32(0), 0
+	if prev != nil && !split {
+		from, s = old, len(prev.parent)
+	}
+	sg.start = make([]int32, s, n+1)
+	sg.parent = make([]int32, s, n)
+	if s > 0 {
+		copy(sg.start, prev.start[:s])
+		copy(sg.parent, prev.parent)
+	}
+	for w := int(from >> 6); w < len(sg.first); w++ {
+		b := sg.first[w].bits
+		if w == int(from>>6) {
+			b &^= 1<<(from&63) - 1 // starts before from are kept already
+		}
+		for ; b != 0; b &= b - 1 {
+			sg.start = append(sg.start, int32(w*64+bits.TrailingZeros64(b)))
+		}
+	}
+	sg.start = append(sg.start, m)
+	for ; s < n; s++ {
+		if s == 0 {
+			sg.parent = append(sg.parent, -1)
+			continue
+		}
+		ps, _ := sg.of(parent[sg.start[s]])
+		sg.parent = append(sg.parent, ps)
 	}
 	return sg
 }

@@ -124,6 +124,18 @@ func TestNameSegments(t *testing.T) {
 		if got := int32(sg.count()) - 1; got != seg {
 			t.Fatalf("round %d: %d segments, want %d", round, got+1, seg+1)
 		}
+
+		// Grown in steps, as a name tree grows, the segments are those
+		// of the whole.
+		var grown *nameSegments
+		for at := 0; at < m; {
+			at = min(m, at+1+rng.IntN(40))
+			g := growSegments(grown, parent[:at])
+			if w := newNameSegments(parent[:at]); !slices.Equal(g.start, w.start) || !slices.Equal(g.parent, w.parent) || !slices.Equal(g.first, w.first) {
+				t.Fatalf("round %d: grown to %d nodes, segments start %v with parents %v, want %v with %v", round, at, g.start, g.parent, w.start, w.parent)
+			}
+			grown = &g
+		}
 	}
 }
 
