@@ -353,7 +353,7 @@ func (c *columnCursor) loadIndexed(p int) error {
 	end := start + int64(pages[p].CompressedPageSize)
 	// Fetch the wanted pages that follow along with this one.
 	ahead := end
-	for q := p + 1; q < len(pages) && c.wantPage[q] && pages[q].Offset == ahead && ahead-start < maxReadAhead; q++ {
+	for q := p + 1; q < len(pages) && c.wantPage[q] && pages[q].Offset == ahead && ahead-start < c.p.readAhead; q++ {
 		ahead += int64(pages[q].CompressedPageSize)
 	}
 	from := start
@@ -464,7 +464,7 @@ func (c *columnCursor) buffered(start, end int64) ([]byte, bool) {
 func (c *columnCursor) fetchPage(off int64) ([]byte, error) {
 	probe := min(c.ch.end-off, 64<<10)
 	for {
-		b, err := c.fetch(off, off, off+probe, off+maxReadAhead)
+		b, err := c.fetch(off, off, off+probe, off+c.p.readAhead)
 		if err != nil {
 			return nil, err
 		}
@@ -483,7 +483,7 @@ func (c *columnCursor) fetchPage(off int64) ([]byte, error) {
 		if int64(size) > c.ch.end-off-int64(n) {
 			return nil, fmt.Errorf("page at offset %d: %w: %d bytes run past the column chunk", off, ErrMalformedParquet, size)
 		}
-		return c.fetch(off, off, off+int64(n+size), off+maxReadAhead)
+		return c.fetch(off, off, off+int64(n+size), off+c.p.readAhead)
 	}
 }
 

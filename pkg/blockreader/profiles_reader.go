@@ -41,13 +41,12 @@ const (
 	// pageIndexGap is the largest gap between two page-index structures that
 	// OpenProfiles reads across rather than making two requests.
 	pageIndexGap = 64 << 10
-	// maxReadAhead is the most a column reader fetches in one request beyond
-	// the page it needs: the following pages it will need, or the next part
-	// of a column chunk that has no offset index. Each column a scan reads
-	// holds a buffer this large: at 8 MiB the scans of a query held about
-	// 20 MB; 2 MiB still makes a request long enough for object storage
-	// to spend most of it transferring.
-	maxReadAhead = 2 << 20
+	// DefaultReadAhead is the most a column reader fetches in one request
+	// beyond the page it needs (see WithReadAhead), unless told otherwise:
+	// at 8 MiB the scans of a query held about 20 MB; 2 MiB still makes a
+	// request long enough for object storage to spend most of it
+	// transferring.
+	DefaultReadAhead = 2 << 20
 	// maxEntriesPerByte bounds the number of values a page or a dictionary
 	// may claim, per byte of the file. Run-length encoding makes level
 	// streams tiny, so a page cannot be bounded by its own size, but no real
@@ -152,6 +151,9 @@ type ProfilesReader struct {
 	// maxEntries bounds the values of any page or dictionary (see
 	// maxEntriesPerByte).
 	maxEntries int
+	// readAhead is the most a column reader fetches beyond the page it
+	// needs (see WithReadAhead).
+	readAhead int64
 	// checkedCRC holds the offsets of the pages whose checksum matched
 	// once. The file is immutable, and its pages are read again by every
 	// query: checking a page once is enough.
@@ -169,12 +171,34 @@ func (p *ProfilesReader) crcChecked(off int64) bool {
 // present, its page index, and resolves the columns by path. It fails with
 // an error wrapping ErrMissingColumn if a required column is missing or has
 // an unexpected type, and ErrMalformedParquet if the footer is damaged.
-func OpenProfiles(r io.ReaderAt, size int64) (*ProfilesReader, error) {
+func OpenProfiles(r io.ReaderAt, size int64, opts ...ProfilesOption) (*ProfilesReader, error) {
 	p, err := openProfiles(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("profiles.parquet: %w", err)
 	}
+	p.readAhead = DefaultReadAhead
+	for _, o := range opts {
+		o(p)
+	}
 	return p, nil
+}
+
+// ProfilesOption configures a ProfilesReader.
+type ProfilesOption func(*ProfilesReader)
+
+// WithReadAhead sets the most a column reader fetches in one request
+// beyond the page it needs: the following pages it will need, or the next
+// part of a column chunk that has no offset index. Each column a scan
+// reads holds a buffer that large. Object storage wants long requests
+// (DefaultReadAhead); a local file, read through the operating system's
+// cache, does as well with short ones and less memory. n ≤ 0 keeps the
+// default.
+func WithReadAhead(n int64) ProfilesOption {
+	return func(p *ProfilesReader) {
+		if n > 0 {
+			p.readAhead = n
+		}
+	}
 }
 
 func openProfiles(r io.ReaderAt, size int64) (*ProfilesReader, error) {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -766,4 +768,59 @@ func FuzzOpenProfiles(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_ = openAndScan(data)
 	})
+}
+
+// largestReadAt records the longest read made through it.
+type largestReadAt struct {
+	r       io.ReaderAt
+	largest atomic.Int64
+}
+
+func (l *largestReadAt) ReadAt(b []byte, off int64) (int, error) {
+	for n := int64(len(b)); ; {
+		cur := l.largest.Load()
+		if n <= cur || l.largest.CompareAndSwap(cur, n) {
+			break
+		}
+	}
+	return l.r.ReadAt(b, off)
+}
+
+// A reader opened WithReadAhead fetches no more than that beyond the page
+// it needs, with and without an offset index, and reads the same rows.
+func TestProfilesReaderReadAhead(t *testing.T) {
+	rows := synthProfiles(3, 3000, 50)
+	for _, strip := range []bool{false, true} {
+		data := writeSynthProfiles(t, rows, synthOptions{variant: synthD, pageBytes: 4 << 10, stripPageIndex: strip})
+		table := readProfilesTable(t, data)
+		sel := allTime(table.seriesIndexes())
+		want := table.expected(sel, AllProfileColumns)
+		largest := map[bool]int64{}
+		for _, short := range []bool{false, true} {
+			var opts []ProfilesOption
+			if short {
+				opts = append(opts, WithReadAhead(8<<10))
+			}
+			lr := &largestReadAt{r: bytes.NewReader(data)}
+			p, err := OpenProfiles(lr, int64(len(data)), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lr.largest.Store(0) // the footer's read is not a page's
+			if d := diffRows(scanAll(t, p, sel, AllProfileColumns), want); d != "" {
+				t.Fatalf("page index stripped %v, short read-ahead %v: %s", strip, short, d)
+			}
+			largest[short] = lr.largest.Load()
+		}
+		t.Logf("page index stripped %v: largest read %d bytes by default, %d with 8 KiB of read-ahead (file %d bytes)", strip, largest[false], largest[true], len(data))
+		// Pages are about 4 KiB; a dictionary page may come along with
+		// the first, and a chunk without an offset index is probed 64 KiB
+		// at a time for a page header.
+		if limit := int64(80 << 10); largest[true] > limit {
+			t.Errorf("page index stripped %v: a read of %d bytes with 8 KiB of read-ahead, want at most %d", strip, largest[true], limit)
+		}
+		if largest[false] <= largest[true] {
+			t.Errorf("page index stripped %v: the default read-ahead read at most %d bytes at once, no more than 8 KiB of it (%d)", strip, largest[false], largest[true])
+		}
+	}
 }

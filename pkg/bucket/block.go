@@ -27,6 +27,7 @@ type Block struct {
 	readers       blockReaders
 	partitions    PartitionCache
 	symbolBuffers *symdb.Buffers
+	readAhead     int64 // of profiles.parquet's column readers; 0 for the default
 }
 
 // ID returns the block's ULID.

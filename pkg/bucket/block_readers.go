@@ -49,6 +49,13 @@ func WithSymbolReadsUncached() SyncerOption {
 	return func(s *Syncer) { s.symbolsUncached = true }
 }
 
+// WithProfilesReadAhead sets how far beyond the page it needs a column
+// reader of a block's profiles table fetches in one request (see
+// blockreader.WithReadAhead); n ≤ 0 keeps blockreader.DefaultReadAhead.
+func WithProfilesReadAhead(n int64) SyncerOption {
+	return func(s *Syncer) { s.readAhead = n }
+}
+
 // profilesFilename is the full-resolution profiles table of a block.
 const profilesFilename = "profiles.parquet"
 
@@ -73,7 +80,7 @@ func (b *Block) Profiles(ctx context.Context) (*blockreader.ProfilesReader, erro
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", b.Meta.ULID, err)
 	}
-	p, err := blockreader.OpenProfiles(ra, size)
+	p, err := blockreader.OpenProfiles(ra, size, blockreader.WithReadAhead(b.readAhead))
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", b.Meta.ULID, err)
 	}

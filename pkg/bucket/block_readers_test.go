@@ -2,13 +2,18 @@ package bucket
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/thanos-io/objstore"
 
+	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
@@ -38,5 +43,85 @@ func TestWithSymbolBuffers(t *testing.T) {
 				t.Fatalf("block %s: partition %d: %v", b.ID(), key, err)
 			}
 		}
+	}
+}
+
+// largestRangeBucket records the longest ranged read of a profiles table.
+type largestRangeBucket struct {
+	objstore.Bucket
+	mu      sync.Mutex
+	largest int64
+}
+
+func (b *largestRangeBucket) GetRange(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+	if strings.HasSuffix(name, "/profiles.parquet") {
+		b.mu.Lock()
+		b.largest = max(b.largest, length)
+		b.mu.Unlock()
+	}
+	return b.Bucket.GetRange(ctx, name, off, length)
+}
+
+func (b *largestRangeBucket) take() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.largest
+	b.largest = 0
+	return n
+}
+
+// WithProfilesReadAhead reaches the blocks' profiles readers: a scan of
+// every row with a short read-ahead reads the same rows in shorter
+// requests.
+func TestWithProfilesReadAhead(t *testing.T) {
+	ctx := context.Background()
+	type scan struct {
+		rows, samples int
+		largest       int64
+	}
+	scans := map[int64][]scan{}
+	for _, readAhead := range []int64{0, 4 << 10} {
+		bkt := &largestRangeBucket{Bucket: objstore.NewInMemBucket()}
+		uploadTree(t, bkt, filepath.Join(testdataRoot(t), "medium"))
+		s := NewSyncer(bkt, SyncConfig{}, slog.New(newLogRecorder()), prometheus.NewPedanticRegistry(), WithProfilesReadAhead(readAhead))
+		mustSync(t, s)
+		for _, b := range s.AllBlocks("anonymous") {
+			p, err := b.Profiles(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bkt.take() // the footer's read
+			sel := blockreader.ProfileSelection{StartNanos: math.MinInt64, EndNanos: math.MaxInt64}
+			for i := range uint32(b.Meta.Stats.NumSeries) {
+				sel.SeriesIndexes = append(sel.SeriesIndexes, i)
+			}
+			var sc scan
+			if err := p.Scan(ctx, sel, blockreader.ColumnSamples, func(r *blockreader.ProfileRow) error {
+				sc.rows++
+				sc.samples += len(r.StacktraceIDs)
+				return nil
+			}); err != nil {
+				t.Fatalf("block %s: %v", b.ID(), err)
+			}
+			sc.largest = bkt.take()
+			scans[readAhead] = append(scans[readAhead], sc)
+		}
+	}
+	def, short := scans[0], scans[4<<10]
+	if len(def) == 0 || len(def) != len(short) {
+		t.Fatalf("%d blocks scanned with the default read-ahead, %d with 4 KiB", len(def), len(short))
+	}
+	shorter := false
+	for i := range def {
+		if def[i].rows != short[i].rows || def[i].samples != short[i].samples {
+			t.Errorf("block %d: %d rows, %d samples with the default read-ahead; %d, %d with 4 KiB", i, def[i].rows, def[i].samples, short[i].rows, short[i].samples)
+		}
+		if short[i].largest > def[i].largest {
+			t.Errorf("block %d: longest read %d bytes with 4 KiB of read-ahead, %d by default", i, short[i].largest, def[i].largest)
+		}
+		shorter = shorter || short[i].largest < def[i].largest
+	}
+	if !shorter {
+		t.Errorf("no block was read in shorter requests with 4 KiB of read-ahead: %+v vs %+v", short, def)
 	}
 }

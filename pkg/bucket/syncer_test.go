@@ -669,10 +669,11 @@ func TestSyncConfig(t *testing.T) {
 		"-blocks-storage.bucket-store.sync-interval=30s",
 		"-blocks-storage.bucket-store.meta-sync-concurrency=2",
 		"-blocks-storage.bucket-store.ignore-deletion-marks-delay=0",
+		"-blocks-storage.bucket-store.profiles-read-ahead-bytes=65536",
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if want := (SyncConfig{Interval: 30 * time.Second, Concurrency: 2}); cfg != want {
+	if want := (SyncConfig{Interval: 30 * time.Second, Concurrency: 2, ProfilesReadAhead: 64 << 10}); cfg != want {
 		t.Errorf("parsed %+v, want %+v", cfg, want)
 	}
 	for _, tc := range []struct {
@@ -684,6 +685,7 @@ func TestSyncConfig(t *testing.T) {
 		{"negative interval", SyncConfig{Interval: -1}, false},
 		{"negative concurrency", SyncConfig{Concurrency: -1}, false},
 		{"negative delay", SyncConfig{DeletionDelay: -1}, false},
+		{"negative read-ahead", SyncConfig{ProfilesReadAhead: -1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
