@@ -89,6 +89,9 @@ type server struct {
 	Addr string // 127.0.0.1:port
 	Pid  int
 	logs *logBuffer
+	// stop sends SIGTERM and waits for the exit, once; the test's cleanup
+	// calls it too.
+	stop func()
 }
 
 type logBuffer struct {
@@ -143,18 +146,22 @@ func startServer(t testing.TB, bucketDir string, extraArgs ...string) *server {
 	}()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("querier exited uncleanly after SIGTERM: %v\n%s", err, logs)
+	var stopOnce sync.Once
+	stop := func() {
+		stopOnce.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("querier exited uncleanly after SIGTERM: %v\n%s", err, logs)
+				}
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Errorf("querier did not stop within 15s of SIGTERM\n%s", logs)
 			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("querier did not stop within 15s of SIGTERM\n%s", logs)
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 
 	var addr string
 	select {
@@ -164,7 +171,7 @@ func startServer(t testing.TB, bucketDir string, extraArgs ...string) *server {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("querier did not report its address within 30s\n%s", logs)
 	}
-	s := &server{URL: "http://" + addr, Addr: addr, Pid: cmd.Process.Pid, logs: logs}
+	s := &server{URL: "http://" + addr, Addr: addr, Pid: cmd.Process.Pid, logs: logs, stop: stop}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.URL + "/ready")
