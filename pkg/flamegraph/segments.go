@@ -356,13 +356,9 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 // slices are reordered.
 func kthLargestWeighted(vals []int64, weights []int32, k int64) int64 {
 	lo, hi := 0, len(vals)-1
-	seed := uint64(len(vals))*0x9E3779B97F4A7C15 + 1
+	seed := pivotSeed(len(vals))
 	for lo < hi {
-		span := uint64(hi - lo + 1)
-		seed ^= seed << 13
-		seed ^= seed >> 7
-		seed ^= seed << 17
-		pivot := median3(vals[lo+int(seed%span)], vals[lo+int((seed>>21)%span)], vals[lo+int((seed>>42)%span)])
+		pivot := pickPivot(vals, lo, hi, &seed)
 
 		// Descending: [lo, lt) > pivot, [lt, gt] == pivot, (gt, hi] < pivot.
 		lt, i, gt := lo, lo, hi

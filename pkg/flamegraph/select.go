@@ -11,18 +11,9 @@ import (
 func kthLargest(vals []int64, k int) int64 {
 	target := k - 1
 	lo, hi := 0, len(vals)-1
-	seed := uint64(len(vals))*0x9E3779B97F4A7C15 + 1
+	seed := pivotSeed(len(vals))
 	for lo < hi {
-		// Median of three pseudo-random elements: no input order is a
-		// reliable worst case.
-		span := uint64(hi - lo + 1)
-		seed ^= seed << 13
-		seed ^= seed >> 7
-		seed ^= seed << 17
-		a := vals[lo+int(seed%span)]
-		b := vals[lo+int((seed>>21)%span)]
-		c := vals[lo+int((seed>>42)%span)]
-		pivot := median3(a, b, c)
+		pivot := pickPivot(vals, lo, hi, &seed)
 
 		// Descending: [lo, lt) > pivot, [lt, gt] == pivot, (gt, hi] < pivot.
 		lt, i, gt := lo, lo, hi
@@ -49,6 +40,22 @@ func kthLargest(vals []int64, k int) int64 {
 		}
 	}
 	return vals[target]
+}
+
+// pivotSeed starts the pseudo-random sequence of pickPivot for n values.
+func pivotSeed(n int) uint64 { return uint64(n)*0x9E3779B97F4A7C15 + 1 }
+
+// pickPivot returns the median of three pseudo-random values of
+// vals[lo:hi+1], advancing seed: no input order is a reliable worst case
+// for a quickselect that partitions around it.
+func pickPivot(vals []int64, lo, hi int, seed *uint64) int64 {
+	span := uint64(hi - lo + 1)
+	s := *seed
+	s ^= s << 13
+	s ^= s >> 7
+	s ^= s << 17
+	*seed = s
+	return median3(vals[lo+int(s%span)], vals[lo+int((s>>21)%span)], vals[lo+int((s>>42)%span)])
 }
 
 func median3(a, b, c int64) int64 {
