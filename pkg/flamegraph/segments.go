@@ -73,12 +73,12 @@ func growSegments(prev *nameSegments, parent []int32) nameSegments {
 			mark(p + 1)
 		}
 	}
-	n, rank := 0, uint32(0)
+	var rank uint32
 	for w := range sg.first {
 		sg.first[w].rank = rank
 		rank += uint32(bits.OnesCount64(sg.first[w].bits))
 	}
-	n = int(rank)
+	n := int(rank)
 	// The segments whose starts and parents are new: all of them, or
 	// those that start among the new nodes.
 	from, s := int32(0), 0
