@@ -446,7 +446,12 @@ func (nt *nameTree) grow(nn *nameNodes, sc *nameTreeScratch) *nameNodes {
 		copy(next.names[len(nn.names):], added)
 		if nt.copyNames {
 			// One allocation for the names a partition adds.
+			size := 0
+			for _, s := range added {
+				size += len(s)
+			}
 			var b strings.Builder
+			b.Grow(size)
 			for _, s := range added {
 				b.WriteString(s)
 			}
