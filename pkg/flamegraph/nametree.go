@@ -331,7 +331,14 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 		case nm <= locInlined:
 			k := int(locInlined - nm)
 			for _, f := range sc.inlined[k+1 : k+1+int(sc.inlined[k])] {
-				cur = st.child(cur, f)
+				// The step from a node of the tree to the child made
+				// right after it, inline as above.
+				if g := cur + 1; cur != st.last && g < st.tree && nn.parent[g] == cur && nn.nameOf(g) == f {
+					reached[g>>6] |= 1 << (g & 63)
+					cur = g
+				} else {
+					cur = st.child(cur, f)
+				}
 			}
 		}
 		nodeOf[i] = cur
