@@ -239,20 +239,38 @@ func (b *stackTreeBuilder) addNodes(parents, locs []int32, base int32) {
 			rank = append(rank, int32(nf))
 		}
 		m := min(int(64-bit), len(parents))
-		word := jump[len(jump)-1]
-		for _, par := range parents[:m] {
-			par += base &^ (par >> 31)              // not a root's
-			isFar := b2u(par != i-1) | b2u(par < 0) // node 0 too
-			word |= isFar << (i & 63)
-			far[nf] = par
-			nf += int(isFar)
-			i++
-		}
-		jump[len(jump)-1] = word
+		word, kept := markFar(parents[:m], far[nf:], i, base)
+		jump[len(jump)-1] |= word << bit
+		nf += kept
+		i += int32(m)
 		parents = parents[m:]
 	}
 	t.jump, t.rank, t.far = jump, rank, far[:nf]
 	t.n = int(i)
+}
+
+// markFar writes the parents of the nodes i, i+1, ... (at most 64 of
+// them), offset by base unless negative, to far, keeping those that are
+// not the node before, and returns a word with bit k set for each kept
+// parents[k], and how many were kept. far has room for every parent.
+//
+// It is kept out of addNodes, and out of line, so that the loop holds its
+// few values in registers: inside addNodes it spilled them to the stack,
+// and decoding a tree took a fifth longer.
+//
+//go:noinline
+func markFar(parents, far []int32, i, base int32) (word uint64, kept int) {
+	far = far[:len(parents)]
+	prev := i - 1
+	for k, par := range parents {
+		par += base &^ (par >> 31)               // not a root's
+		isFar := b2u(par != prev) | b2u(par < 0) // node 0 too
+		word |= isFar << uint(k)
+		far[kept] = par
+		kept += int(isFar)
+		prev++
+	}
+	return word, kept
 }
 
 // appendLocations appends locs to dst, 0 for the roots, and returns it with
