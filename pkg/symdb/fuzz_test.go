@@ -204,6 +204,10 @@ func FuzzParquetTables(f *testing.F) {
 		switch table % (numTables + 1) {
 		case tableLocations:
 			_, _ = pf.readLocations(ra, ranges)
+			if len(ranges) > 0 && ranges[0].rows > 2 { // rows inside a page, counted from its levels
+				r := ranges[0]
+				_, _ = pf.readLocations(ra, []rowRange{{rowGroup: r.rowGroup, index: 1, rows: r.rows - 2}})
+			}
 		case tableMappings:
 			_, _ = pf.readMappings(ra, ranges)
 		case tableFunctions:

@@ -15,8 +15,9 @@ import (
 
 // TestParquetPageLayouts reads the same tables as parquet-go can write
 // them, in row ranges that cross pages and row groups: v1 and v2 data
-// pages and many pages per chunk go the plain path (plain_pages.go) and
-// strings the dictionary path (string_dictionary.go), compressed pages
+// pages and many pages per chunk go the plain path (plain_pages.go and,
+// for the repeated Line columns, repeated_pages.go) and strings the
+// dictionary path (string_dictionary.go), compressed pages
 // through parquet-go; all must read the same rows.
 func TestParquetPageLayouts(t *testing.T) {
 	p := randomPartition(newRand(21), 0, 300, 0)
@@ -110,6 +111,17 @@ func TestParquetPageLayouts(t *testing.T) {
 			}
 			if c.multiPages != (pages > 1) {
 				t.Errorf("at most %d pages per chunk", pages)
+			}
+			if len(lf.repeated.m) == 0 {
+				t.Error("no layout of the repeated Line columns was read")
+			}
+			for k, rc := range lf.repeated.m {
+				if (rc.pages != nil) != c.plain {
+					t.Errorf("locations: repeated column %d of row group %d read by its levels %v, want %v", k.column, k.rowGroup, rc.pages != nil, c.plain)
+				}
+				if c.plain && c.multiPages != (len(rc.pages) > 1) {
+					t.Errorf("locations: repeated column %d of row group %d has %d pages", k.column, k.rowGroup, len(rc.pages))
+				}
 			}
 		})
 	}

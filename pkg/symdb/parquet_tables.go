@@ -42,6 +42,7 @@ type parquetFile struct {
 	file    *parquet.File
 	// Found once per column chunk, and per row group of the String column.
 	layouts      layoutMemo[plainKey, *plainColumn]
+	repeated     layoutMemo[plainKey, *repeatedColumn]
 	dictionaries layoutMemo[uint32, *stringDictionary]
 	bufs         *Buffers // the Reader's; nil allocates
 }
@@ -599,6 +600,14 @@ func (pf *parquetFile) readStrings(ra io.ReaderAt, col leafColumn, ranges []rowR
 // every row concatenated, and the number of them in each row. A row with
 // one null value is an empty list.
 func (pf *parquetFile) readRepeatedInt64s(ra io.ReaderAt, col leafColumn, ranges []rowRange, rows int) (values []int64, rowLens []int32, err error) {
+	if values, rowLens, ok, err := pf.readPlainRepeatedInt64s(ra, col, ranges, rows); ok || err != nil {
+		return values, rowLens, err
+	}
+	return pf.scanRepeatedInt64s(ra, col, ranges, rows)
+}
+
+// scanRepeatedInt64s is readRepeatedInt64s through parquet-go's pages.
+func (pf *parquetFile) scanRepeatedInt64s(ra io.ReaderAt, col leafColumn, ranges []rowRange, rows int) (values []int64, rowLens []int32, err error) {
 	rowLens = make([]int32, 0, rows)
 	visit := func(vals []parquet.Value) {
 		for i := range vals {
