@@ -148,6 +148,12 @@ func (ix *siblingIndex) get(cur, key int32) int32 {
 	return -1
 }
 
+// grow makes room for n more nodes.
+func (ix *siblingIndex) grow(n int) {
+	ix.head = slices.Grow(ix.head, n)
+	ix.link = slices.Grow(ix.link, n)
+}
+
 // add records node c, the next node, with key key, as a new child of cur.
 func (ix *siblingIndex) add(cur, c, key int32) {
 	ix.head = append(ix.head, siblingHead{first: -1})

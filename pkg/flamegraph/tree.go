@@ -127,6 +127,9 @@ func (t *Tree) child(parent, name int32) int32 {
 		return n
 	}
 	n := int32(len(t.parent))
+	if len(t.parent) == cap(t.parent) {
+		t.grow()
+	}
 	t.parent = append(t.parent, parent)
 	t.name = append(t.name, name)
 	t.self = append(t.self, 0)
@@ -134,6 +137,19 @@ func (t *Tree) child(parent, name int32) int32 {
 	t.children.add(parent, n, name)
 	t.dirty = true
 	return n
+}
+
+// grow doubles the room of the node arrays. Left to append, they would
+// grow by a quarter at a time once past a few hundred nodes: the two trees
+// of a first query over the bench bucket, 65 000 and 78 000 nodes,
+// allocated 35 MB on the way, copying each node about four times.
+func (t *Tree) grow() {
+	more := max(len(t.parent), 256)
+	t.parent = slices.Grow(t.parent, more)
+	t.name = slices.Grow(t.name, more)
+	t.self = slices.Grow(t.self, more)
+	t.total = slices.Grow(t.total, more)
+	t.children.grow(more)
 }
 
 // InsertStack adds value to the stack given by its frame names, root first.
