@@ -30,7 +30,7 @@ func (m *CallSiteMatcher) Match(p *symdb.Partition) []bool {
 	n := p.Tree.Len()
 	parents := p.Tree.AppendParents(m.parents[:0])
 	m.parents = parents
-	m.state = growInt32(m.state, n)
+	m.state = growScratch(m.state, n)
 	if cap(m.match) < n {
 		m.match = make([]bool, n)
 	}

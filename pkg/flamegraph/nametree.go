@@ -254,7 +254,7 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	// symdb.StackTree.AppendParents): a tenth faster than Parent per node.
 	parents := p.Tree.AppendParents(sc.parents[:0])
 	sc.parents = parents
-	nodeOf := growInt32(sc.nodeOf, n)
+	nodeOf := growScratch(sc.nodeOf, n)
 
 	// The tree's nodes, indexed for the walk. The index is rebuilt by each
 	// walk rather than kept with the tree: it would be larger than the
@@ -272,7 +272,7 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 			children.put(par, nn.nameOf(j), j)
 		}
 	}
-	reached := growUint64(sc.reached, (treeNodes+63)/64)
+	reached := growScratch(sc.reached, (treeNodes+63)/64)
 	clear(reached)
 	reached[0] = 1 // the root
 
@@ -284,7 +284,7 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	for k, h := range nn.hashes {
 		sc.nameIDs.add(h, int32(k))
 	}
-	sc.fnName = growInt32(sc.fnName, len(p.Functions))
+	sc.fnName = growScratch(sc.fnName, len(p.Functions))
 	for f := range sc.fnName {
 		sc.fnName[f] = -1
 	}
@@ -292,7 +292,7 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	// nodes are many times more than locations, and a lookup here reads
 	// one small array where the location's lines would be two reads far
 	// apart.
-	locName := growInt32(sc.locName, len(p.Locations))
+	locName := growScratch(sc.locName, len(p.Locations))
 	for l := range locName {
 		locName[l] = locUnresolved
 	}
@@ -696,8 +696,6 @@ func (sp *ScratchPool) Trim() {
 	sp.lentSince = false
 }
 
-func growInt64(s []int64, n int) []int64 { return growScratch(s, n) }
-
 // partitionNameIDs returns t's table of name IDs for the first n names of
 // nt: entry k is 1 + t's name ID of name k of nt, 0 while unknown. Each
 // name of a name tree is interned at most once per Tree. A shared tree's
@@ -753,7 +751,7 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 	}
 
 	// Self per name node; values of the empty stack are dropped.
-	self := growInt64(sc.self, m)
+	self := growScratch(sc.self, m)
 	clear(self)
 	if nodes != nil {
 		nodes.addSelf(self, values.node)
@@ -768,7 +766,7 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 	// parents: they are the partition's truncated tree. minTotal is the
 	// maxNodes-th largest total, or 1 when fewer nodes have a positive
 	// total (then every one of them is kept).
-	total := growInt64(sc.total, m)
+	total := growScratch(sc.total, m)
 	copy(total, self)
 	parent := nt.parent
 	for j := m - 1; j > 0; j-- {
@@ -784,12 +782,12 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 	// dst[j] is the node of t that kept name node j went to. Under a cut,
 	// kids[j] sums the totals of j's kept children, so that what the cut
 	// dropped below j is total[j] - self[j] - kids[j].
-	dst := growInt32(sc.dst, m)
+	dst := growScratch(sc.dst, m)
 	dst[0] = 0
 	cut := minTotal > 1
 	kids := sc.kids
 	if cut {
-		kids = growInt64(kids, m)
+		kids = growScratch(kids, m)
 	}
 	kept := sc.kept[:0]
 	ids := t.partitionNameIDs(pn.tree, len(nt.names))
@@ -831,5 +829,3 @@ func (t *Tree) addPartition(p *symdb.Partition, values partitionValues, maxNodes
 	t.dirty = true
 	sc.self, sc.total, sc.dst, sc.kids, sc.kept = self, total, dst, kids, kept
 }
-
-func growUint64(s []uint64, n int) []uint64 { return growScratch(s, n) }

@@ -415,7 +415,7 @@ func (b *ProfileBuilder) AddPartition(p *symdb.Partition, nodeSelf []int64) erro
 	b.parents = parents // for addTruncated
 
 	// Mark the nodes on the way to a positive value, as Tree.AddPartition.
-	nodeMap := growInt32(b.nodeMap, n)
+	nodeMap := growScratch(b.nodeMap, n)
 	clear(nodeMap)
 	for i := n - 1; i >= 0; i-- {
 		if nodeSelf[i] > 0 || nodeMap[i] != 0 {
@@ -455,7 +455,7 @@ func (b *ProfileBuilder) AddPartitionLeaves(p *symdb.Partition, leafSelf []int64
 	}
 	if b.pgo != nil || len(b.callSite) > 0 || b.maxNodes > 0 {
 		// The other paths walk values per node.
-		self := growInt64(b.leafNodes, n)
+		self := growScratch(b.leafNodes, n)
 		clear(self)
 		for k, node := range leaves.All() {
 			self[node] = leafSelf[k]
@@ -495,7 +495,7 @@ func (b *ProfileBuilder) addTruncated(p *symdb.Partition, nodeSelf []int64, matc
 	// function node of the stack ending at partition node i.
 	ft := &b.fnTree
 	ft.reset()
-	fnode := growInt32(b.fnode, n)
+	fnode := growScratch(b.fnode, n)
 	for i := 0; i < n; i++ {
 		par := parents[i]
 		if par < 0 || nodeMap[i] == 0 { // not on the way to a value
@@ -598,7 +598,7 @@ func (b *ProfileBuilder) addPartitionPGO(p *symdb.Partition, nodeSelf []int64) {
 }
 
 func resetMap(s []int32, n int) []int32 {
-	s = growInt32(s, n)
+	s = growScratch(s, n)
 	for i := range s {
 		s[i] = -1
 	}

@@ -162,7 +162,7 @@ type segmentScratch struct {
 func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, maxNodes int64, sc *segmentScratch) {
 	sg := &nt.segments
 	n := sg.count()
-	self := growInt64(sc.self, n)
+	self := growScratch(sc.self, n)
 	clear(self)
 	inner := sc.inner[:0]
 	for k, v := range leaf {
@@ -199,7 +199,7 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 	// with values of its own, then less by those values. The nodes kept
 	// are those whose total reaches minTotal: the maxNodes-th largest node
 	// total, or 1 when fewer nodes have a positive total.
-	total := growInt64(sc.total, n)
+	total := growScratch(sc.total, n)
 	copy(total, self)
 	for _, e := range inner {
 		s, _ := sg.of(e.node)
@@ -281,9 +281,9 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 	// tree. dst, rest and kids are set for the root and the segments
 	// whose first node is kept.
 	ids := t.partitionNameIDs(pn.tree, len(nt.names))
-	dst := growInt32(sc.dst, n)
-	rest := growInt64(sc.rest, n)
-	kids := growInt64(sc.kids, n)
+	dst := growScratch(sc.dst, n)
+	rest := growScratch(sc.rest, n)
+	kids := growScratch(sc.kids, n)
 	dst[0], rest[0], kids[0] = 0, total[0], 0
 	others := sc.others[:0]
 	next := 0 // in inner

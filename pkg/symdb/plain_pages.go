@@ -133,24 +133,31 @@ func (pf *parquetFile) readPlainLayout(ra io.ReaderAt, rowGroup uint32, col leaf
 	return pc, nil
 }
 
-// plainLayouts returns the layouts of the row groups of ranges, or nil when
-// one of them is not plain.
-func (pf *parquetFile) plainLayoutsOf(ra io.ReaderAt, col leafColumn, ranges []rowRange, valueBits int64) ([]*plainColumn, error) {
-	out := make([]*plainColumn, len(ranges))
+// rangeLayouts returns the layout of the row group of each range (none
+// for an empty range), from layout, or nil when layout reports one of them
+// laid out otherwise.
+func rangeLayouts[L any](ranges []rowRange, layout func(rowGroup uint32) (L, bool, error)) ([]L, error) {
+	out := make([]L, len(ranges))
 	for i, r := range ranges {
 		if r.rows == 0 {
 			continue
 		}
-		pc, err := pf.plainLayout(ra, r.rowGroup, col, valueBits)
-		if err != nil {
+		l, ok, err := layout(r.rowGroup)
+		if err != nil || !ok {
 			return nil, err
 		}
-		if pc.pages == nil {
-			return nil, nil
-		}
-		out[i] = pc
+		out[i] = l
 	}
 	return out, nil
+}
+
+// plainLayoutsOf returns the layouts of the row groups of ranges, or nil
+// when one of them is not plain.
+func (pf *parquetFile) plainLayoutsOf(ra io.ReaderAt, col leafColumn, ranges []rowRange, valueBits int64) ([]*plainColumn, error) {
+	return rangeLayouts(ranges, func(rowGroup uint32) (*plainColumn, bool, error) {
+		pc, err := pf.plainLayout(ra, rowGroup, col, valueBits)
+		return pc, err == nil && pc.pages != nil, err
+	})
 }
 
 // readPlain calls fn with the bytes that hold rows [lo, hi) of a plain

@@ -224,14 +224,7 @@ func appendLevels(dst, src []byte, n, maxLevel int) ([]byte, error) {
 			if int(v) > maxLevel {
 				return nil, fmt.Errorf("%w: level %d above %d", ErrCorrupt, v, maxLevel)
 			}
-			if count == 0 {
-				continue
-			}
-			m := left
-			if count < uint64(left) {
-				m = int(count)
-			}
-			for range m {
+			for range min(count, uint64(left)) {
 				dst = append(dst, v)
 			}
 			continue
@@ -276,19 +269,12 @@ func appendLevels(dst, src []byte, n, maxLevel int) ([]byte, error) {
 // repeatedColumn describes. It reports false, and reads nothing, when a
 // row group of ranges is laid out otherwise.
 func (pf *parquetFile) readPlainRepeatedInt64s(ra io.ReaderAt, col leafColumn, ranges []rowRange, rows int) (values []int64, rowLens []int32, ok bool, err error) {
-	layouts := make([]*repeatedColumn, len(ranges))
-	for i, r := range ranges {
-		if r.rows == 0 {
-			continue
-		}
-		rc, err := pf.repeatedLayout(ra, r.rowGroup, col)
-		if err != nil {
-			return nil, nil, true, err
-		}
-		if rc.pages == nil {
-			return nil, nil, false, nil
-		}
-		layouts[i] = rc
+	layouts, err := rangeLayouts(ranges, func(rowGroup uint32) (*repeatedColumn, bool, error) {
+		rc, err := pf.repeatedLayout(ra, rowGroup, col)
+		return rc, err == nil && rc.pages != nil, err
+	})
+	if err != nil || layouts == nil {
+		return nil, nil, err != nil, err
 	}
 	buf, levels := pf.bufs.get(), pf.bufs.get()
 	defer func() { pf.bufs.put(buf); pf.bufs.put(levels) }()
@@ -491,55 +477,18 @@ func countRows(rep []byte, n, a, b int64, rowLens []int32, keep bool) (_ []int32
 }
 
 // countLevel counts the levels equal to level among the first n of an
-// RLE/bit-packed stream of levels up to maxLevel (at most 255), run by
-// run: a page's definition levels are mostly one RLE run.
+// RLE/bit-packed stream of levels up to maxLevel. It runs once per page,
+// when its layout is read.
 func countLevel(src []byte, n int64, maxLevel, level int) (int64, error) {
-	width := levelWidth(maxLevel)
-	var count, seen int64
-	var unpacked []byte
-	pos := 0
-	for seen < n {
-		h, k := binary.Uvarint(src[pos:])
-		if k <= 0 {
-			return 0, fmt.Errorf("%w: run header at byte %d of %d", ErrCorrupt, pos, len(src))
+	levels, err := appendLevels(nil, src, int(n), maxLevel)
+	if err != nil {
+		return 0, err
+	}
+	var count int64
+	for _, v := range levels {
+		if int(v) == level {
+			count++
 		}
-		if h&1 == 0 {
-			pos += k
-			var v byte
-			if width > 0 {
-				if pos >= len(src) {
-					return 0, fmt.Errorf("%w: RLE run at byte %d has no value", ErrCorrupt, pos)
-				}
-				v = src[pos]
-				pos++
-			}
-			if int(v) > maxLevel {
-				return 0, fmt.Errorf("%w: level %d above %d", ErrCorrupt, v, maxLevel)
-			}
-			m := min(int64(h>>1), n-seen)
-			if int(v) == level {
-				count += m
-			}
-			seen += m
-			continue
-		}
-		groups := int64(h >> 1)
-		size := groups * int64(width)
-		if groups > int64(len(src)) || size > int64(len(src)-pos-k) {
-			return 0, fmt.Errorf("%w: %d bit-packed groups at byte %d of %d", ErrCorrupt, groups, pos+k, len(src))
-		}
-		m := min(groups*8, n-seen)
-		var err error
-		if unpacked, err = appendLevels(unpacked[:0], src[pos:pos+k+int(size)], int(m), maxLevel); err != nil {
-			return 0, err
-		}
-		for _, v := range unpacked {
-			if int(v) == level {
-				count++
-			}
-		}
-		pos += k + int(size)
-		seen += m
 	}
 	return count, nil
 }

@@ -176,19 +176,12 @@ func (d *stringDictionary) strideEnd(s int) int64 {
 // bytes, which is the partition's own: a partition does not pin what
 // other partitions' strings need.
 func (pf *parquetFile) readDictionaryStrings(ra io.ReaderAt, col leafColumn, ranges []rowRange, rows int) ([]string, bool, error) {
-	dicts := make([]*stringDictionary, len(ranges))
-	for i, r := range ranges {
-		if r.rows == 0 {
-			continue
-		}
-		d, err := pf.stringDictionary(ra, r.rowGroup, col)
-		if err != nil {
-			return nil, true, err
-		}
-		if !d.ok {
-			return nil, false, nil
-		}
-		dicts[i] = d
+	dicts, err := rangeLayouts(ranges, func(rowGroup uint32) (*stringDictionary, bool, error) {
+		d, err := pf.stringDictionary(ra, rowGroup, col)
+		return d, err == nil && d.ok, err
+	})
+	if err != nil || dicts == nil {
+		return nil, err != nil, err
 	}
 	// buf holds the strides read for every range; at[i] is first the
 	// entry of row i, then where in buf that entry lies.
