@@ -301,7 +301,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // coldStarts is how many servers BenchmarkServerBenchBucket starts to time
 // a cold query on each.
-const coldStarts = 3
+const coldStarts = 5
 
 // median returns the middle of ds (the upper one of an even count).
 func median(ds []time.Duration) time.Duration {
