@@ -151,3 +151,55 @@ func TestDecodeStacktracesChecks(t *testing.T) {
 		checkIDs(t, p, []idCase{{id: 2, locs: []int32{5, 4}}, {id: 8}, {id: 10, locs: []int32{5, 4}}, {id: 11}, {id: 17, err: ErrStacktraceOutOfRange}})
 	})
 }
+
+// TestDecodeTreeChunks decodes trees split into chunks of many sizes, with
+// locations that do not fit 16 bits from some chunk on or from none, and
+// checks that the tree equals the one NewStackTree makes of the same nodes.
+func TestDecodeTreeChunks(t *testing.T) {
+	rng := newRand(21)
+	for round := range 40 {
+		var sizes []int
+		for range 1 + rng.IntN(6) {
+			sizes = append(sizes, []int{0, 1, 2, 3, 63, 64, 65, 127, 128, 129, 1000, 4097}[rng.IntN(12)])
+		}
+		wideFrom := rng.IntN(len(sizes) + 1) // chunks from here on have wide locations
+		b := newStackTreeBuilder(8)
+		var parents, locs []int32
+		for c, n := range sizes {
+			base := int32(len(parents))
+			chunkParents := make([]int32, n)
+			chunkLocs := make([]int32, n)
+			for i := range n {
+				switch {
+				case i == 0 || rng.IntN(20) == 0:
+					chunkParents[i] = -1
+				case rng.IntN(4) == 0:
+					chunkParents[i] = rng.Int32N(int32(i))
+				default:
+					chunkParents[i] = int32(i - 1)
+				}
+				if chunkParents[i] >= 0 {
+					chunkLocs[i] = rng.Int32N(1 << 16)
+					if c >= wideFrom && rng.IntN(8) == 0 {
+						chunkLocs[i] = 1<<16 + rng.Int32N(1<<20)
+					}
+				}
+				p := chunkParents[i]
+				if p >= 0 {
+					p += base
+				}
+				parents = append(parents, p)
+				locs = append(locs, chunkLocs[i])
+			}
+			if err := decodeTree(b, n, encodeTree(chunkParents, chunkLocs)); err != nil {
+				t.Fatalf("round %d chunk %d: %v", round, c, err)
+			}
+		}
+		got, want := b.finish(), MustStackTree(parents, locs)
+		if got.n != want.n || !slices.Equal(got.jump, want.jump) || !slices.Equal(got.rank, want.rank) ||
+			!slices.Equal(got.far, want.far) || !slices.Equal(got.loc16, want.loc16) ||
+			!slices.Equal(got.loc32, want.loc32) || got.maxLoc != want.maxLoc {
+			t.Fatalf("round %d (chunks %v, wide from %d): decoded tree differs from NewStackTree's", round, sizes, wideFrom)
+		}
+	}
+}
