@@ -458,16 +458,7 @@ func (nt *nameTree) grow(nn *nameNodes, sc *nameTreeScratch) *nameNodes {
 		copy(next.names[len(nn.names):], added)
 		if nt.copyNames {
 			// One allocation for the names a partition adds.
-			size := 0
-			for _, s := range added {
-				size += len(s)
-			}
-			var b strings.Builder
-			b.Grow(size)
-			for _, s := range added {
-				b.WriteString(s)
-			}
-			all := b.String()
+			all := strings.Join(added, "")
 			next.nameBytes += int64(len(all))
 			for k, s := range added {
 				next.names[len(nn.names)+k], all = all[:len(s)], all[len(s):]

@@ -136,9 +136,9 @@ type nodeValue struct {
 // between calls.
 type segmentScratch struct {
 	// Per segment: the values of its last node, the total of its first,
-	// what its last node's total has beside its own values, and the
-	// totals of its kept child segments.
-	self, total, rest, kids []int64
+	// and what its last node's children have beside its kept child
+	// segments.
+	self, total, left []int64
 	// dst is the node of t that a segment's last node went to, -1 when
 	// the cut dropped it.
 	dst []int32
@@ -243,12 +243,7 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 	if cutting {
 		floor = h.floorOfKth(int(maxNodes))
 	}
-	cands := sc.cands[:0]
-	for s := 1; s < n; s++ {
-		if total[s] >= floor {
-			cands = append(cands, int32(s))
-		}
-	}
+	cands := nodesFrom(sc.cands[:0], total, floor)
 	minTotal := int64(1)
 	if cutting {
 		var near int
@@ -278,13 +273,13 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 
 	// The kept nodes, parents first. A segment whose first node is kept
 	// has its parent segment's last node kept: totals do not grow down the
-	// tree. dst, rest and kids are set for the root and the segments
-	// whose first node is kept.
+	// tree. dst and left are set for the root and the segments whose
+	// first node is kept: left is what the last node's children have, less
+	// the totals of the kept child segments, which come after it.
 	ids := t.partitionNameIDs(pn.tree, len(nt.names))
 	dst := growScratch(sc.dst, n)
-	rest := growScratch(sc.rest, n)
-	kids := growScratch(sc.kids, n)
-	dst[0], rest[0], kids[0] = 0, total[0], 0
+	left := growScratch(sc.left, n)
+	dst[0], left[0] = 0, total[0]
 	others := sc.others[:0]
 	next := 0 // in inner
 	for _, s := range cands {
@@ -296,8 +291,7 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 		for next < len(inner) && inner[next].node < first {
 			next++
 		}
-		kids[sg.parent[s]] += v
-		kids[s] = 0
+		left[sg.parent[s]] -= v
 		cur := dst[sg.parent[s]]
 		dst[s] = -1
 		for i := first; ; i++ {
@@ -313,7 +307,7 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 			v -= own // the total of node i+1, or what node i's children have
 			cur = c
 			if i == last {
-				dst[s], rest[s] = c, v
+				dst[s], left[s] = c, v
 				break
 			}
 			if v < minTotal {
@@ -329,14 +323,14 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 	if cut {
 		// The dropped child segments of the root and of each kept last
 		// node become its child "other".
-		if v := rest[0] - kids[0]; v != 0 {
+		if v := left[0]; v != 0 {
 			others = append(others, nodeValue{0, v})
 		}
 		for _, s := range cands {
 			if total[s] < minTotal || dst[s] < 0 {
 				continue
 			}
-			if v := rest[s] - kids[s]; v != 0 {
+			if v := left[s]; v != 0 {
 				others = append(others, nodeValue{dst[s], v})
 			}
 		}
@@ -348,7 +342,7 @@ func (t *Tree) addLeafSegments(pn *partitionNames, nt *nameNodes, leaf []int64, 
 		}
 	}
 	t.dirty = true
-	sc.self, sc.total, sc.rest, sc.kids, sc.dst, sc.inner, sc.others = self, total, rest, kids, dst, inner, others
+	sc.self, sc.total, sc.left, sc.dst, sc.inner, sc.others = self, total, left, dst, inner, others
 }
 
 // kthLargestWeighted returns the k-th largest of a multiset where vals[i]
