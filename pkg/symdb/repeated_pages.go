@@ -1,6 +1,7 @@
 package symdb
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -24,11 +25,12 @@ type repeatedDataPage struct {
 	repOff, repLen int64
 	defOff, defLen int64
 	valuesOff      int64
-	// noNulls is set when every definition level is the column's maximum,
-	// as in every page Pyroscope writes: value k is then level k, and rows
-	// are counted from the repetition levels alone.
-	noNulls bool
 }
+
+// noNulls reports whether every definition level of p is the column's
+// maximum, as in every page Pyroscope writes: value k is then level k, and
+// rows are counted from the repetition levels alone.
+func (p *repeatedDataPage) noNulls() bool { return p.values == p.levels }
 
 // repeatedColumn is the page layout of one column chunk of a repeated
 // column. Pages is nil when some page is laid out otherwise: the chunk is
@@ -146,10 +148,9 @@ func (pf *parquetFile) readRepeatedLayout(ra io.ReaderAt, rowGroup uint32, col l
 		if err != nil || (p.levels > 0 && first != 0) || end != p.levels {
 			return none, nil
 		}
-		if rp.values, err = countLevel(data[rp.defOff:rp.defOff+rp.defLen], p.levels, col.maxDef, col.maxDef); err != nil {
+		if rp.values, err = countMaxLevel(data[rp.defOff:rp.defOff+rp.defLen], p.levels, col.maxDef); err != nil {
 			return none, nil
 		}
-		rp.noNulls = rp.values == p.levels
 		if !p.v1 && (rp.rows != p.rows || rp.values != p.levels-p.nulls) {
 			return none, nil
 		}
@@ -200,66 +201,14 @@ func decodePageLevels(dst, rep, def []byte, n int64, maxDef int) ([]byte, error)
 // hybrid stream of levels up to maxLevel (at most 255). Levels that a last
 // group of 8 packs past n are ignored.
 func appendLevels(dst, src []byte, n, maxLevel int) ([]byte, error) {
-	width := levelWidth(maxLevel)
-	want := len(dst) + n
-	pos := 0
-	for len(dst) < want {
-		h, k := binary.Uvarint(src[pos:])
-		if k <= 0 {
-			return nil, fmt.Errorf("%w: run header at byte %d of %d", ErrCorrupt, pos, len(src))
-		}
-		pos += k
-		left := want - len(dst)
-		if h&1 == 0 {
-			// An RLE run: a count, then the level in (width+7)/8 bytes.
-			count := h >> 1
-			var v byte
-			if width > 0 {
-				if pos >= len(src) {
-					return nil, fmt.Errorf("%w: RLE run at byte %d has no value", ErrCorrupt, pos)
-				}
-				v = src[pos]
-				pos++
-			}
-			if int(v) > maxLevel {
-				return nil, fmt.Errorf("%w: level %d above %d", ErrCorrupt, v, maxLevel)
-			}
-			for range min(count, uint64(left)) {
-				dst = append(dst, v)
-			}
-			continue
-		}
-		// Bit-packed groups of 8 levels of width bits, first level in the
-		// lowest bits.
-		groups := h >> 1
-		if groups > uint64(len(src)-pos) {
-			return nil, fmt.Errorf("%w: %d bit-packed groups at byte %d of %d", ErrCorrupt, groups, pos, len(src))
-		}
-		size := int(groups) * width
-		if size > len(src)-pos {
-			return nil, fmt.Errorf("%w: %d bit-packed groups at byte %d of %d", ErrCorrupt, groups, pos, len(src))
-		}
-		packed := src[pos : pos+size]
-		pos += size
-		m := min(left, int(groups)*8)
-		if width == 1 {
-			for i := range m {
-				dst = append(dst, packed[i>>3]>>(i&7)&1)
-			}
-			continue
-		}
-		mask := uint16(1)<<width - 1
-		for i := range m {
-			bit := i * width
-			w := uint16(packed[bit>>3])
-			if bit>>3+1 < len(packed) {
-				w |= uint16(packed[bit>>3+1]) << 8
-			}
-			v := byte(w >> (bit & 7) & mask)
-			if int(v) > maxLevel {
-				return nil, fmt.Errorf("%w: level %d above %d", ErrCorrupt, v, maxLevel)
-			}
-			dst = append(dst, v)
+	start := len(dst)
+	dst, err := appendHybrid(dst, src, levelWidth(maxLevel), 0, n)
+	if err != nil {
+		return nil, fmt.Errorf("%w: levels: %w", ErrCorrupt, err)
+	}
+	for _, v := range dst[start:] {
+		if int(v) > maxLevel {
+			return nil, fmt.Errorf("%w: level %d above %d", ErrCorrupt, v, maxLevel)
 		}
 	}
 	return dst, nil
@@ -303,7 +252,7 @@ func (pf *parquetFile) readPlainRepeatedInt64s(ra io.ReaderAt, col leafColumn, r
 func (p *repeatedDataPage) read(ra io.ReaderAt, a, b int64, maxDef int, buf, levels *[]byte, values []int64, rowLens []int32) ([]int64, []int32, error) {
 	// The levels of the whole page, which rows [a, b) are counted in.
 	span := p.repLen
-	if !p.noNulls {
+	if !p.noNulls() {
 		span = p.defOff + p.defLen - p.repOff
 	}
 	raw := slices.Grow((*buf)[:0], int(span))[:span]
@@ -314,7 +263,7 @@ func (p *repeatedDataPage) read(ra io.ReaderAt, a, b int64, maxDef int, buf, lev
 	start := len(rowLens)
 	var first, end int64 // values before row a, and before row b
 	var err error
-	if p.noNulls {
+	if p.noNulls() {
 		rowLens, first, end, _, err = countRows(raw, p.levels, a, b, rowLens, true)
 	} else {
 		rowLens, first, end, err = p.countRowsAndNulls(raw, a, b, maxDef, levels, rowLens)
@@ -476,19 +425,13 @@ func countRows(rep []byte, n, a, b int64, rowLens []int32, keep bool) (_ []int32
 	return rowLens, first, level, row + 1, nil
 }
 
-// countLevel counts the levels equal to level among the first n of an
-// RLE/bit-packed stream of levels up to maxLevel. It runs once per page,
-// when its layout is read.
-func countLevel(src []byte, n int64, maxLevel, level int) (int64, error) {
+// countMaxLevel counts the levels equal to maxLevel among the first n of
+// an RLE/bit-packed stream of levels up to maxLevel. It runs once per
+// page, when its layout is read.
+func countMaxLevel(src []byte, n int64, maxLevel int) (int64, error) {
 	levels, err := appendLevels(nil, src, int(n), maxLevel)
 	if err != nil {
 		return 0, err
 	}
-	var count int64
-	for _, v := range levels {
-		if int(v) == level {
-			count++
-		}
-	}
-	return count, nil
+	return int64(bytes.Count(levels, []byte{byte(maxLevel)})), nil
 }

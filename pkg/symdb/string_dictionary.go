@@ -356,24 +356,33 @@ func appendDictionaryIndexes(dst []uint32, page []byte, skip, n int) ([]uint32, 
 	if width > 32 {
 		return dst, fmt.Errorf("bit width %d", width)
 	}
-	runs := page[1:]
+	return appendHybrid(dst, page[1:], width, skip, n)
+}
+
+// appendHybrid decodes RLE/bit-packed hybrid runs of values of width bits
+// (at most 32, and at most 8 for bytes): it skips skip values and appends
+// the next n to dst. Values that a last group of 8 packs past them are
+// ignored.
+func appendHybrid[T uint8 | uint32](dst []T, runs []byte, width, skip, n int) ([]T, error) {
+	size := len(runs)
+	at := func() int { return size - len(runs) } // the byte runs is at
 	for n > 0 {
 		header, k := binary.Uvarint(runs)
 		if k <= 0 {
-			return dst, errShortRuns
+			return dst, fmt.Errorf("run header at byte %d of %d: %w", at(), size, errShortRuns)
 		}
 		runs = runs[k:]
 		if header&1 == 0 { // a run of one value, in whole bytes
 			count := header >> 1
-			size := (width + 7) / 8
-			if len(runs) < size {
-				return dst, errShortRuns
+			valueBytes := (width + 7) / 8
+			if len(runs) < valueBytes {
+				return dst, fmt.Errorf("RLE run at byte %d has no value: %w", at(), errShortRuns)
 			}
 			var v uint32
-			for i := range size {
+			for i := range valueBytes {
 				v |= uint32(runs[i]) << (8 * i)
 			}
-			runs = runs[size:]
+			runs = runs[valueBytes:]
 			if count <= uint64(skip) {
 				skip -= int(count)
 				continue
@@ -381,33 +390,31 @@ func appendDictionaryIndexes(dst []uint32, page []byte, skip, n int) ([]uint32, 
 			take := min(count-uint64(skip), uint64(n))
 			skip = 0
 			for range take {
-				dst = append(dst, v)
+				dst = append(dst, T(v))
 			}
 			n -= int(take)
 			continue
 		}
 		// Groups of 8 bit-packed values, least significant bit first.
 		groups := header >> 1
-		var count, size int
+		var count, packedSize int
 		if width == 0 {
 			// Zeros that take no bytes: count no more than are wanted.
 			count = int(min(groups, uint64(skip+n))) * 8
 		} else {
-			if groups > uint64(len(runs)) { // a group takes width bytes
-				return dst, errShortRuns
+			// A group takes width bytes.
+			if groups > uint64(len(runs)) || int(groups)*width > len(runs) {
+				return dst, fmt.Errorf("%d bit-packed groups at byte %d of %d: %w", groups, at(), size, errShortRuns)
 			}
-			count, size = int(groups)*8, int(groups)*width
-			if size > len(runs) {
-				return dst, errShortRuns
-			}
+			count, packedSize = int(groups)*8, int(groups)*width
 		}
 		if count <= skip {
 			skip -= count
-			runs = runs[size:]
+			runs = runs[packedSize:]
 			continue
 		}
 		take := min(count-skip, n)
-		packed := runs[:size]
+		packed := runs[:packedSize]
 		mask := uint64(1)<<width - 1
 		for i := skip; i < skip+take; i++ {
 			bit := i * width
@@ -419,11 +426,11 @@ func appendDictionaryIndexes(dst []uint32, page []byte, skip, n int) ([]uint32, 
 					w |= uint64(packed[j]) << (8 * (j - b))
 				}
 			}
-			dst = append(dst, uint32(w>>(bit%8)&mask))
+			dst = append(dst, T(w>>(bit%8)&mask))
 		}
 		skip = 0
 		n -= take
-		runs = runs[size:]
+		runs = runs[packedSize:]
 	}
 	return dst, nil
 }
