@@ -89,19 +89,17 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}
 	defer byteCache.Close()
 	var syncOpts []bucket.SyncerOption
-	readAhead := cfg.BlocksStorage.ProfilesReadAhead
 	if cfg.Storage.Backend == bucket.BackendFilesystem {
 		// Local files are cached by the operating system, outside this
 		// process's memory, and read from there as fast as from a cache,
 		// in short reads as well as long ones.
 		logger.Info("byte cache not used for block files: the bucket is a local filesystem")
-		if readAhead == 0 {
-			readAhead = bucket.FilesystemReadAhead
+		if cfg.BlocksStorage.ProfilesReadAhead == 0 {
+			cfg.BlocksStorage.ProfilesReadAhead = bucket.FilesystemReadAhead
 		}
 	} else {
 		syncOpts = append(syncOpts, bucket.WithByteCache(byteCache))
 	}
-	syncOpts = append(syncOpts, bucket.WithProfilesReadAhead(readAhead))
 	if size := cfg.Cache.Partitions.MaxSizeBytes; size > 0 {
 		lru := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](size, (*symdb.Partition).SizeBytes)
 		syncOpts = append(syncOpts, bucket.WithPartitionCache(cache.InstrumentObjects(lru, "partitions", reg)))

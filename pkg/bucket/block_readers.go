@@ -49,13 +49,6 @@ func WithSymbolReadsUncached() SyncerOption {
 	return func(s *Syncer) { s.symbolsUncached = true }
 }
 
-// WithProfilesReadAhead sets how far beyond the page it needs a column
-// reader of a block's profiles table fetches in one request (see
-// blockreader.WithReadAhead); n ≤ 0 keeps blockreader.DefaultReadAhead.
-func WithProfilesReadAhead(n int64) SyncerOption {
-	return func(s *Syncer) { s.readAhead = n }
-}
-
 // profilesFilename is the full-resolution profiles table of a block.
 const profilesFilename = "profiles.parquet"
 

@@ -70,10 +70,10 @@ func (b *largestRangeBucket) take() int64 {
 	return n
 }
 
-// WithProfilesReadAhead reaches the blocks' profiles readers: a scan of
+// SyncConfig.ProfilesReadAhead reaches the blocks' profiles readers: a scan of
 // every row with a short read-ahead reads the same rows in shorter
 // requests.
-func TestWithProfilesReadAhead(t *testing.T) {
+func TestProfilesReadAhead(t *testing.T) {
 	ctx := context.Background()
 	type scan struct {
 		rows, samples int
@@ -83,7 +83,7 @@ func TestWithProfilesReadAhead(t *testing.T) {
 	for _, readAhead := range []int64{0, 4 << 10} {
 		bkt := &largestRangeBucket{Bucket: objstore.NewInMemBucket()}
 		uploadTree(t, bkt, filepath.Join(testdataRoot(t), "medium"))
-		s := NewSyncer(bkt, SyncConfig{}, slog.New(newLogRecorder()), prometheus.NewPedanticRegistry(), WithProfilesReadAhead(readAhead))
+		s := NewSyncer(bkt, SyncConfig{ProfilesReadAhead: readAhead}, slog.New(newLogRecorder()), prometheus.NewPedanticRegistry())
 		mustSync(t, s)
 		for _, b := range s.AllBlocks("anonymous") {
 			p, err := b.Profiles(ctx)

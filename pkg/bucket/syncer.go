@@ -59,8 +59,8 @@ type SyncConfig struct {
 	// deletion mark records. Zero hides a block as soon as the mark is seen.
 	DeletionDelay time.Duration `yaml:"ignore_deletion_mark_delay"`
 	// ProfilesReadAhead is how far beyond the page it needs a column
-	// reader of a profiles table fetches in one request; 0 leaves it to
-	// the caller (see WithProfilesReadAhead).
+	// reader of a profiles table fetches in one request; 0 for
+	// blockreader.DefaultReadAhead.
 	ProfilesReadAhead int64 `yaml:"profiles_read_ahead_bytes"`
 }
 
@@ -145,9 +145,6 @@ type Syncer struct {
 	// symbolBuffers, when set, is the scratch the blocks' symbol readers
 	// share.
 	symbolBuffers *symdb.Buffers
-	// readAhead is that of the blocks' profiles readers (see
-	// WithProfilesReadAhead).
-	readAhead int64
 	// byteCache, when set, keeps ranged reads of block files, those of
 	// symbol files only unless symbolsUncached.
 	byteCache       cache.Cache
@@ -570,7 +567,7 @@ func (s *Syncer) resolveBlock(ctx context.Context, key blockKey, markName string
 			Files:         newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta, s.byteCache, s.symbolsUncached),
 			partitions:    s.partitions,
 			symbolBuffers: s.symbolBuffers,
-			readAhead:     s.readAhead,
+			readAhead:     s.cfg.ProfilesReadAhead,
 		},
 		localMark: local,
 	}
