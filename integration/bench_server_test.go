@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,9 +34,13 @@ import (
 // The first all-CPU SelectMergeStacktraces is sent right after /ready and
 // timed, on this server and on coldStarts-1 more started for that alone;
 // every sub-benchmark then runs on the warm server, and reports the
-// server's CPU time per query (server-cpu-ms/op) beside the latency the
-// client sees. The last two sub-benchmarks only report: "cold_query" the
-// median cold latency (cold-ms) and its ratio to the warm all_cpu mean
+// server's CPU time per query (server-cpu-ms/op) and the time until the
+// response's headers arrived (headers-ms/op: the server has marshalled
+// and compressed the whole answer by then) beside the latency the client
+// sees, which adds reading and decoding the answer. The last two
+// sub-benchmarks only report: "cold_query" the median cold latency
+// (cold-ms), server CPU (of which system CPU, cold-server-sys-ms) and
+// minor page faults (cold-minflt), and its ratio to the warm all_cpu mean
 // (cold/warm), and "memory" the idle RSS read after ready and before any
 // query (idle-RSS-MB), the peak RSS (VmHWM, peak-RSS-MB) and the RSS at
 // the end (RSS-MB), all of the first server.
@@ -60,7 +66,8 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 
 	// No client options: the Connect protocol, the protobuf codec and
 	// gzip-compressed responses, as Grafana's data source sends.
-	client := querierv1connect.NewQuerierServiceClient(http.DefaultClient, s.URL)
+	headers := &headersTimer{next: http.DefaultTransport}
+	client := querierv1connect.NewQuerierServiceClient(&http.Client{Transport: headers}, s.URL)
 	const cpu = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 	mergeOn := func(client querierv1connect.QuerierServiceClient, profileType, selector string) func(context.Context) error {
 		req := &querierv1.SelectMergeStacktracesRequest{ProfileTypeID: profileType, LabelSelector: selector, Start: start, End: end}
@@ -82,8 +89,10 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 	// The cold query, on this server and on coldStarts-1 more started for
 	// it alone: one cold query on a shared machine varies by half, so the
 	// median is reported.
-	coldQuery := func(s *server) (wall, cpuTime time.Duration) {
-		before, err := procCPUTime(s.Pid)
+	// A fresh process also faults in every page of heap the query needs,
+	// which a warm one has: the system CPU and minor faults show that share.
+	coldQuery := func(s *server) (wall time.Duration, used procUsage) {
+		before, err := procStat(s.Pid)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -93,19 +102,27 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 			b.Fatalf("cold SelectMergeStacktraces: %v\n%s", err, s.logs)
 		}
 		wall = time.Since(began)
-		after, err := procCPUTime(s.Pid)
+		after, err := procStat(s.Pid)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return wall, after - before
+		return wall, after.sub(before)
 	}
 	colds := make([]time.Duration, coldStarts)
 	coldCPUs := make([]time.Duration, coldStarts)
-	colds[0], coldCPUs[0] = coldQuery(s)
-	for i := 1; i < coldStarts; i++ {
-		other := startServer(b, dir)
-		colds[i], coldCPUs[i] = coldQuery(other)
-		other.stop()
+	coldSys := make([]time.Duration, coldStarts)
+	coldFaults := make([]int64, coldStarts)
+	for i := range coldStarts {
+		srv := s
+		if i > 0 {
+			srv = startServer(b, dir)
+		}
+		var used procUsage
+		colds[i], used = coldQuery(srv)
+		coldCPUs[i], coldSys[i], coldFaults[i] = used.user+used.sys, used.sys, used.minflt
+		if i > 0 {
+			srv.stop()
+		}
 	}
 	allCPU := merge(cpu, "{}")
 	cold, coldCPU := median(colds), median(coldCPUs)
@@ -173,6 +190,7 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			headers.reset()
 			for b.Loop() {
 				if err := callWithTimeout(q.call); err != nil {
 					b.Fatalf("%s: %v", q.name, err)
@@ -185,6 +203,7 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 			// The server's CPU per query varies less than the latency on
 			// a shared machine, and leaves the client's share out.
 			b.ReportMetric(ms(after-before)/float64(b.N), "server-cpu-ms/op")
+			b.ReportMetric(ms(headers.total())/float64(b.N), "headers-ms/op")
 			if q.name == "SelectMergeStacktraces/all_cpu" {
 				warm = b.Elapsed() / time.Duration(b.N)
 			}
@@ -200,6 +219,8 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 		b.ReportMetric(ms(ready), "ready-ms")
 		b.ReportMetric(ms(cold), "cold-ms")
 		b.ReportMetric(ms(coldCPU), "cold-server-cpu-ms")
+		b.ReportMetric(ms(median(coldSys)), "cold-server-sys-ms")
+		b.ReportMetric(float64(median(coldFaults)), "cold-minflt")
 		if warm > 0 {
 			b.ReportMetric(float64(cold)/float64(warm), "cold/warm")
 		}
@@ -304,8 +325,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 const coldStarts = 5
 
 // median returns the middle of ds (the upper one of an even count).
-func median(ds []time.Duration) time.Duration {
-	sorted := slices.Clone(ds)
+func median[T cmp.Ordered](xs []T) T {
+	sorted := slices.Clone(xs)
 	slices.Sort(sorted)
 	return sorted[len(sorted)/2]
 }
@@ -322,24 +343,59 @@ func roundAll(ds []time.Duration) []time.Duration {
 // procCPUTime reads the user and system CPU time a process has used from
 // /proc/<pid>/stat, in clock ticks of 10 ms.
 func procCPUTime(pid int) (time.Duration, error) {
+	u, err := procStat(pid)
+	return u.user + u.sys, err
+}
+
+// procUsage is what /proc/<pid>/stat counts of a process's work so far.
+type procUsage struct {
+	user, sys time.Duration
+	minflt    int64 // minor page faults: pages mapped without reading a file
+}
+
+func (u procUsage) sub(v procUsage) procUsage {
+	return procUsage{user: u.user - v.user, sys: u.sys - v.sys, minflt: u.minflt - v.minflt}
+}
+
+// procStat reads the minor faults, user and system CPU of process pid.
+func procStat(pid int) (procUsage, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return procUsage{}, err
 	}
 	// The command name, in parentheses, may hold spaces: fields are
-	// counted from after it (utime and stime are fields 14 and 15).
+	// counted from after it (minflt, utime and stime are fields 10, 14
+	// and 15 of proc(5)).
 	i := strings.LastIndexByte(string(data), ')')
 	fields := strings.Fields(string(data[i+1:]))
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(fields))
+		return procUsage{}, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(fields))
 	}
-	var ticks int64
-	for _, f := range fields[11:13] {
-		t, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %v", pid, err)
+	var v [3]int64
+	for k, f := range [3]string{fields[7], fields[11], fields[12]} {
+		if v[k], err = strconv.ParseInt(f, 10, 64); err != nil {
+			return procUsage{}, fmt.Errorf("/proc/%d/stat: %v", pid, err)
 		}
-		ticks += t
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
+	// Ticks of 10 ms: USER_HZ is 100 on Linux.
+	return procUsage{minflt: v[0], user: time.Duration(v[1]) * 10 * time.Millisecond, sys: time.Duration(v[2]) * 10 * time.Millisecond}, nil
 }
+
+// headersTimer sums, over the requests it carries, the time until the
+// response's headers arrived. A Connect unary answer is marshalled and
+// compressed whole before its headers are sent, so that is the server's
+// time to answer, without the client's reading and decoding.
+type headersTimer struct {
+	next http.RoundTripper
+	sum  atomic.Int64 // nanoseconds
+}
+
+func (h *headersTimer) RoundTrip(req *http.Request) (*http.Response, error) {
+	began := time.Now()
+	resp, err := h.next.RoundTrip(req)
+	h.sum.Add(int64(time.Since(began)))
+	return resp, err
+}
+
+func (h *headersTimer) reset()               { h.sum.Store(0) }
+func (h *headersTimer) total() time.Duration { return time.Duration(h.sum.Load()) }
