@@ -20,11 +20,12 @@ type repeatedDataPage struct {
 	rows     int64
 	levels   int64 // one per value slot, null or not
 	values   int64 // non-null values
-	// File offsets and sizes of the RLE/bit-packed repetition and
-	// definition levels, and the offset of the first value.
-	repOff, repLen int64
-	defOff, defLen int64
-	valuesOff      int64
+	// The page's RLE/bit-packed repetition levels, and its definition
+	// levels when it has nulls (else nil), kept from the read of the
+	// layout: every read of rows counts them, and reading them from the
+	// file again would double the requests of a partition's load.
+	rep, def  []byte
+	valuesOff int64 // file offset of the first value
 }
 
 // noNulls reports whether every definition level of p is the column's
@@ -121,46 +122,49 @@ func (pf *parquetFile) readRepeatedLayout(ra io.ReaderAt, rowGroup uint32, col l
 	for _, p := range pages {
 		data := chunk.data[p.dataOff : p.dataOff+p.size]
 		rp := repeatedDataPage{firstRow: rows, levels: p.levels}
+		// Where the levels lie in the page.
+		var repOff, repLen, defOff, defLen int64
 		if p.v1 {
 			// Each level stream is preceded by its length in 4 bytes.
 			var ok bool
-			if rp.repOff, rp.repLen, ok = lengthPrefixed(data, 0); !ok {
+			if repOff, repLen, ok = lengthPrefixed(data, 0); !ok {
 				return none, nil
 			}
-			if rp.defOff, rp.defLen, ok = lengthPrefixed(data, rp.repOff+rp.repLen); !ok {
+			if defOff, defLen, ok = lengthPrefixed(data, repOff+repLen); !ok {
 				return none, nil
 			}
 		} else {
 			if p.repLen+p.defLen > p.size {
 				return none, nil
 			}
-			rp.repOff, rp.repLen = 0, p.repLen
-			rp.defOff, rp.defLen = p.repLen, p.defLen
+			repOff, repLen = 0, p.repLen
+			defOff, defLen = p.repLen, p.defLen
 		}
-		rp.valuesOff = rp.defOff + rp.defLen
+		repLevels, defLevels := data[repOff:repOff+repLen], data[defOff:defOff+defLen]
 		// Count rows and values once, so that a page whose rows do not
 		// start with it, or whose counts disagree with its header, is
 		// left to parquet-go.
-		repLevels := data[rp.repOff : rp.repOff+rp.repLen]
 		var first, end int64
 		var err error
 		_, first, end, rp.rows, err = countRows(repLevels, p.levels, 0, math.MaxInt64, nil, false)
 		if err != nil || (p.levels > 0 && first != 0) || end != p.levels {
 			return none, nil
 		}
-		if rp.values, err = countMaxLevel(data[rp.defOff:rp.defOff+rp.defLen], p.levels, col.maxDef); err != nil {
+		if rp.values, err = countMaxLevel(defLevels, p.levels, col.maxDef); err != nil {
 			return none, nil
 		}
 		if !p.v1 && (rp.rows != p.rows || rp.values != p.levels-p.nulls) {
 			return none, nil
 		}
-		if rp.values*8 > p.size-rp.valuesOff {
+		if rp.values*8 > p.size-(defOff+defLen) {
 			return none, nil
 		}
-		base := chunk.off + p.dataOff
-		rp.repOff += base
-		rp.defOff += base
-		rp.valuesOff += base
+		// Copied: the chunk's buffer goes back to the pool.
+		rp.rep = bytes.Clone(repLevels)
+		if !rp.noNulls() {
+			rp.def = bytes.Clone(defLevels)
+		}
+		rp.valuesOff = chunk.off + p.dataOff + defOff + defLen
 		rc.pages = append(rc.pages, rp)
 		rows += rp.rows
 	}
@@ -250,23 +254,13 @@ func (pf *parquetFile) readPlainRepeatedInt64s(ra io.ReaderAt, col leafColumn, r
 // read appends the values of rows [a, b) of the page, counted from its
 // first row, to values, and their number per row to rowLens.
 func (p *repeatedDataPage) read(ra io.ReaderAt, a, b int64, maxDef int, buf, levels *[]byte, values []int64, rowLens []int32) ([]int64, []int32, error) {
-	// The levels of the whole page, which rows [a, b) are counted in.
-	span := p.repLen
-	if !p.noNulls() {
-		span = p.defOff + p.defLen - p.repOff
-	}
-	raw := slices.Grow((*buf)[:0], int(span))[:span]
-	*buf = raw
-	if err := readFull(ra, raw, p.repOff); err != nil {
-		return nil, nil, err
-	}
 	start := len(rowLens)
 	var first, end int64 // values before row a, and before row b
 	var err error
 	if p.noNulls() {
-		rowLens, first, end, _, err = countRows(raw, p.levels, a, b, rowLens, true)
+		rowLens, first, end, _, err = countRows(p.rep, p.levels, a, b, rowLens, true)
 	} else {
-		rowLens, first, end, err = p.countRowsAndNulls(raw, a, b, maxDef, levels, rowLens)
+		rowLens, first, end, err = p.countRowsAndNulls(a, b, maxDef, levels, rowLens)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -275,7 +269,7 @@ func (p *repeatedDataPage) read(ra io.ReaderAt, a, b int64, maxDef int, buf, lev
 		return nil, nil, fmt.Errorf("%w: page of %d rows and %d values has %d rows from row %d on", ErrCorrupt, p.rows, p.values, len(rowLens)-start, a)
 	}
 	n := end - first
-	raw = slices.Grow((*buf)[:0], int(8*n))[:8*n]
+	raw := slices.Grow((*buf)[:0], int(8*n))[:8*n]
 	*buf = raw
 	if err := readFull(ra, raw, p.valuesOff+8*first); err != nil {
 		return nil, nil, err
@@ -288,9 +282,9 @@ func (p *repeatedDataPage) read(ra io.ReaderAt, a, b int64, maxDef int, buf, lev
 }
 
 // countRowsAndNulls counts rows [a, b) of a page with nulls from its
-// decoded levels (raw holds both streams); see countRows.
-func (p *repeatedDataPage) countRowsAndNulls(raw []byte, a, b int64, maxDef int, levels *[]byte, rowLens []int32) ([]int32, int64, int64, error) {
-	lv, err := decodePageLevels((*levels)[:0], raw[:p.repLen], raw[p.defOff-p.repOff:], p.levels, maxDef)
+// decoded levels; see countRows.
+func (p *repeatedDataPage) countRowsAndNulls(a, b int64, maxDef int, levels *[]byte, rowLens []int32) ([]int32, int64, int64, error) {
+	lv, err := decodePageLevels((*levels)[:0], p.rep, p.def, p.levels, maxDef)
 	if err != nil {
 		return nil, 0, 0, err
 	}

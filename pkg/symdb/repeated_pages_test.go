@@ -120,9 +120,10 @@ func TestAppendLevels(t *testing.T) {
 }
 
 // TestRepeatedPagesCorrupt breaks the repetition levels of a Pyroscope
-// page after its layout was read: a load must fail with ErrCorrupt, not
-// panic or return other rows. (Definition levels are checked once, when
-// the layout is read; a page without nulls is not read for them again.)
+// page after its layout was read, where the layout keeps them: a load
+// must fail with ErrCorrupt, not panic or return other rows. (Definition
+// levels are checked once, when the layout is read; a page without nulls
+// does not keep them.)
 func TestRepeatedPagesCorrupt(t *testing.T) {
 	b := blockByULID(t, "01M7ZKZXFDZ9FXMS5N6H6WKMZ7")
 	data, err := os.ReadFile(filepath.Join(b.path(sharedTestdata(t)), "symbols", "locations.parquet"))
@@ -144,22 +145,23 @@ func TestRepeatedPagesCorrupt(t *testing.T) {
 	if err != nil || rc.pages == nil {
 		t.Fatalf("no layout: %v", err)
 	}
-	p := rc.pages[0]
+	rep := rc.pages[0].rep
+	good := slices.Clone(rep)
 	for _, c := range []struct {
 		name string
 		edit func(d []byte)
 	}{
-		{"repetition levels zeroed", func(d []byte) { clear(d[p.repOff : p.repOff+p.repLen]) }},
+		{"repetition levels zeroed", func(d []byte) { clear(d) }},
 		{"levels of ones", func(d []byte) {
-			for i := p.repOff; i < p.repOff+p.repLen; i++ {
+			for i := range d {
 				d[i] = 0xff
 			}
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			bad := slices.Clone(data)
-			c.edit(bad)
-			_, _, ok, err := pf.readPlainRepeatedInt64s(bytesAt(bad), col, all, rowsIn(all))
+			c.edit(rep)
+			defer copy(rep, good)
+			_, _, ok, err := pf.readPlainRepeatedInt64s(bytesAt(data), col, all, rowsIn(all))
 			if !ok || !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("got ok %v, %v; want ErrCorrupt", ok, err)
 			}
