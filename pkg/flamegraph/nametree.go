@@ -219,24 +219,20 @@ type nameTreeScratch struct {
 	// fnName[f] is the name of function f, -1 until resolved.
 	fnName []int32
 	// locName[l] is the name of location l if it has a single line, else
-	// locUnresolved or locNoLines, or locInlined-k for a location of
-	// several lines whose names, outermost first, follow their count at
-	// inlined[k].
+	// locNoLines, or locInlined-k for a location of several lines whose
+	// names, outermost first, follow their count at inlined[k].
 	locName []int32
 	inlined []int32
 	// reached marks the tree's nodes the partition's stacks reach.
 	reached []uint64
-	// parents are the partition's, decoded for the walk.
-	parents []int32
 }
 
 // Marks in nameTreeScratch.locName for the locations that have no single
-// name: not looked at yet, without lines, or with inlined lines (the mark
-// less the offset of their names).
+// name: without lines, or with inlined lines (the mark less the offset of
+// their names).
 const (
-	locUnresolved = -1
-	locNoLines    = -2
-	locInlined    = -3
+	locNoLines = -2
+	locInlined = -3
 )
 
 // walk resolves every node of p in the name tree nn, parents first. A
@@ -250,10 +246,6 @@ const (
 func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	n := p.Tree.Len()
 	treeNodes := len(nn.parent)
-	// The partition's parents, decoded for the walk (see
-	// symdb.StackTree.AppendParents): a tenth faster than Parent per node.
-	parents := p.Tree.AppendParents(sc.parents[:0])
-	sc.parents = parents
 	nodeOf := growScratch(sc.nodeOf, n)
 
 	// The tree's nodes, indexed for the walk. The index is rebuilt by each
@@ -267,7 +259,10 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	// lists of siblings.
 	children := &sc.children
 	children.reset()
-	for j := int32(1); j < int32(treeNodes); j++ {
+	// A node that does not follow its parent starts a segment (see
+	// nameSegments): a sixth of the nodes to look at.
+	starts := nn.segments.start
+	for _, j := range starts[1 : len(starts)-1] {
 		if par := nn.parent[j]; par != j-1 {
 			children.put(par, nn.nameOf(j), j)
 		}
@@ -288,16 +283,16 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	for f := range sc.fnName {
 		sc.fnName[f] = -1
 	}
-	// The names of each location, resolved when a node first reaches it:
-	// nodes are many times more than locations, and a lookup here reads
-	// one small array where the location's lines would be two reads far
-	// apart.
+	// The names of every location, resolved in one pass over the
+	// locations before the walk: nodes are many times more than
+	// locations, and a lookup in the walk reads one small array where the
+	// location's lines would be two reads far apart.
 	locName := growScratch(sc.locName, len(p.Locations))
-	for l := range locName {
-		locName[l] = locUnresolved
-	}
 	sc.locName = locName
 	sc.inlined = sc.inlined[:0]
+	for l := range locName {
+		locName[l] = sc.resolveLocation(p, int32(l))
+	}
 
 	// The nodes staged, room made at once for about as many as the
 	// partition would make on its own (inlined lines add a tenth on the
@@ -306,47 +301,58 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	room := max(0, n+n/4-treeNodes)
 	st := walkStep{nn: nn, tree: int32(treeNodes), last: int32(treeNodes) - 1,
 		parent: slices.Grow(sc.parent[:0], room), name: slices.Grow(sc.name[:0], room), children: children, reached: reached}
-	for i := 0; i < n; i++ {
-		par := parents[i]
-		if par < 0 {
-			nodeOf[i] = 0 // a chunk root is the empty stack
-			continue
-		}
-		cur := nodeOf[par]
-		loc := p.Tree.Location(int32(i))
-		nm := locName[loc]
-		if nm == locUnresolved {
-			nm = sc.resolveLocation(p, loc)
-		}
-		switch {
-		case nm >= 0:
-			// The two commonest steps of walkStep.child, inline: from the
-			// node made last, whose child is new, and from a node of the
-			// tree to the child made right after it.
-			if g := cur + 1; cur == st.last {
-				st.parent = append(st.parent, cur)
-				st.name = append(st.name, nm)
-				st.last, cur = g, g
-			} else if g < st.tree && nn.parent[g] == cur && nn.nameOf(g) == nm {
-				reached[g>>6] |= 1 << (g & 63)
-				cur = g
-			} else {
-				cur = st.child(cur, nm)
+	// Nodes are walked in order, a word of branch marks at a time: a node
+	// that continues a chain steps from cur, the name node of the node
+	// before it, and only a marked node reads its parent's (see
+	// symdb.StackTree.Branches).
+	marks, far := p.Tree.Branches()
+	fi := 0
+	cur := int32(0)
+	for w, word := range marks {
+		end := min(w*64+64, n)
+		for i := w * 64; i < end; i, word = i+1, word>>1 {
+			if word&1 != 0 {
+				par := far[fi]
+				fi++
+				if par < 0 {
+					nodeOf[i] = 0 // a chunk root is the empty stack
+					cur = 0
+					continue
+				}
+				cur = nodeOf[par]
 			}
-		case nm <= locInlined:
-			k := int(locInlined - nm)
-			for _, f := range sc.inlined[k+1 : k+1+int(sc.inlined[k])] {
-				// The step from a node of the tree to the child made
-				// right after it, inline as above.
-				if g := cur + 1; cur != st.last && g < st.tree && nn.parent[g] == cur && nn.nameOf(g) == f {
+			loc := p.Tree.Location(int32(i))
+			nm := locName[loc]
+			switch {
+			case nm >= 0:
+				// The two commonest steps of walkStep.child, inline: from the
+				// node made last, whose child is new, and from a node of the
+				// tree to the child made right after it.
+				if g := cur + 1; cur == st.last {
+					st.parent = append(st.parent, cur)
+					st.name = append(st.name, nm)
+					st.last, cur = g, g
+				} else if g < st.tree && nn.parent[g] == cur && nn.nameOf(g) == nm {
 					reached[g>>6] |= 1 << (g & 63)
 					cur = g
 				} else {
-					cur = st.child(cur, f)
+					cur = st.child(cur, nm)
+				}
+			case nm <= locInlined:
+				k := int(locInlined - nm)
+				for _, f := range sc.inlined[k+1 : k+1+int(sc.inlined[k])] {
+					// The step from a node of the tree to the child made
+					// right after it, inline as above.
+					if g := cur + 1; cur != st.last && g < st.tree && nn.parent[g] == cur && nn.nameOf(g) == f {
+						reached[g>>6] |= 1 << (g & 63)
+						cur = g
+					} else {
+						cur = st.child(cur, f)
+					}
 				}
 			}
+			nodeOf[i] = cur
 		}
-		nodeOf[i] = cur
 	}
 	sc.nodeOf, sc.parent, sc.name, sc.reached = nodeOf, st.parent, st.name, reached
 	own := len(st.parent)
@@ -444,7 +450,9 @@ func (sc *nameTreeScratch) functionName(p *symdb.Partition, fn uint32) int32 {
 // member has no use for spare capacity.
 func (nt *nameTree) grow(nn *nameNodes, sc *nameTreeScratch) *nameNodes {
 	if len(sc.parent) == 0 {
-		return nn // no new node, so no new name either
+		// No new node: a name staged for a location no stack reaches
+		// names no node, and is not kept.
+		return nn
 	}
 	next := &nameNodes{
 		parent:    slices.Concat(nn.parent, sc.parent),

@@ -134,6 +134,19 @@ func (t *StackTree) AppendParents(dst []int32) []int32 {
 	return dst
 }
 
+// Branches returns the nodes that do not continue a chain and their
+// parents, for walks over every node in order that need no parents array:
+// bit i%64 of marks[i/64] is set when node i is a root or its parent is
+// not i-1, and the k-th set bit's parent is parents[k] (-1 for a root).
+// Every other node's parent is the node before it. The slices are the
+// tree's own: callers must not modify them.
+func (t *StackTree) Branches() (marks []uint64, parents []int32) {
+	if t.n == 0 {
+		return nil, nil
+	}
+	return t.jump, t.far[:len(t.far)-1] // far ends with a sentinel
+}
+
 // AppendLocations appends the location of every node to dst, in node
 // order, and returns the extended slice.
 func (t *StackTree) AppendLocations(dst []int32) []int32 {

@@ -91,6 +91,9 @@ func TestStackTree(t *testing.T) {
 			if got := tree.AppendLocations(slices.Clone(prefix)); !slices.Equal(got, append(slices.Clone(prefix), locs...)) {
 				t.Fatalf("%s, %d nodes: AppendLocations differs", ts.name, n)
 			}
+			if got := branchParents(&tree); !slices.Equal(got, parents) {
+				t.Fatalf("%s, %d nodes: Branches gives other parents", ts.name, n)
+			}
 			wide := slices.Max(append([]int32{0}, locs...)) > 0xffff
 			if (tree.loc32 != nil) != wide || (n > 0 && (tree.loc16 != nil) == wide) {
 				t.Errorf("%s, %d nodes: 32-bit locations %v, want %v", ts.name, n, tree.loc32 != nil, wide)
@@ -125,6 +128,9 @@ func TestStackTreeFarParents(t *testing.T) {
 	tree := MustStackTree(parents, locs)
 	if got := tree.AppendParents(nil); !slices.Equal(got, parents) {
 		t.Fatal("AppendParents differs")
+	}
+	if got := branchParents(&tree); !slices.Equal(got, parents) {
+		t.Fatal("Branches gives other parents")
 	}
 	for _, i := range []int32{65536, 65537, 65538, 100000, 150001, n - 1} {
 		if got := tree.Parent(i); got != parents[i] {
@@ -182,4 +188,30 @@ func TestStackTreeCheckLocations(t *testing.T) {
 	if err := bad.checkLocations(1 << 20); err == nil || !strings.Contains(err.Error(), "node 1 refers to location -7") {
 		t.Errorf("negative location: %v", err)
 	}
+}
+
+// branchParents returns the parent of every node of t as a walk over
+// Branches finds them: the node before for an unmarked node, the next of
+// the branch parents for a marked one. It fails the parents' count by
+// returning nil when the marks and the parents disagree.
+func branchParents(t *StackTree) []int32 {
+	marks, far := t.Branches()
+	if len(marks) != (t.Len()+63)/64 {
+		return nil
+	}
+	parents := make([]int32, t.Len())
+	for i := range parents {
+		if marks[i/64]>>(i%64)&1 == 0 {
+			parents[i] = int32(i - 1)
+			continue
+		}
+		if len(far) == 0 {
+			return nil
+		}
+		parents[i], far = far[0], far[1:]
+	}
+	if len(far) != 0 {
+		return nil
+	}
+	return parents
 }
