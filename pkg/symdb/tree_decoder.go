@@ -14,7 +14,28 @@ const (
 	groupMaxSize = 1 + 4*4
 )
 
-var groupVarintMask = [4]uint32{0xff, 0xffff, 0xffffff, 0xffffffff}
+// groupShape is what a control byte says of its group: where each of the
+// four values starts after the control byte, the mask of its length, and
+// the bytes the values take.
+type groupShape struct {
+	off  [4]uint8
+	size uint8
+	mask [4]uint32
+}
+
+// groupShapes is the shape of the group of every control byte.
+var groupShapes = func() (shapes [256]groupShape) {
+	for ctrl := range shapes {
+		sh := &shapes[ctrl]
+		for k := range 4 {
+			l := ctrl>>(2*k)&3 + 1
+			sh.off[k] = sh.size
+			sh.size += uint8(l)
+			sh.mask[k] = 1<<(8*l) - 1
+		}
+	}
+	return shapes
+}()
 
 // maxTreeNodes returns how many nodes a chunk of size bytes can hold at
 // most: every group of two nodes takes at least five bytes.
@@ -43,34 +64,28 @@ func decodeTree(dst *stackTreeBuilder, n int, b []byte) error {
 		if pos >= len(b) {
 			return fmt.Errorf("tree: node %d of %d at byte %d: %w", i, n, pos, encoding.ErrShortData)
 		}
-		ctrl := b[pos]
-		l0 := int(ctrl&3) + 1
-		l1 := int(ctrl>>2&3) + 1
-		l2 := int(ctrl>>4&3) + 1
-		l3 := int(ctrl>>6) + 1
-		if len(b)-pos-1 < l0+l1+l2+l3 {
-			return fmt.Errorf("tree: node %d of %d: group at byte %d needs %d bytes, %d left: %w", i, n, pos, 1+l0+l1+l2+l3, len(b)-pos, encoding.ErrShortData)
-		}
-		var v0, v1, v2, v3 uint32
+		sh := &groupShapes[b[pos]]
 		p := pos + 1
-		if len(b)-p >= groupMaxSize-1 {
+		var v0, v1, v2, v3 uint32
+		if q := b[p:]; len(q) >= groupMaxSize-1 {
 			// Every load stays inside b: the last value starts at most 12
-			// bytes in.
-			v0 = binary.LittleEndian.Uint32(b[p:]) & groupVarintMask[l0-1]
-			p += l0
-			v1 = binary.LittleEndian.Uint32(b[p:]) & groupVarintMask[l1-1]
-			p += l1
-			v2 = binary.LittleEndian.Uint32(b[p:]) & groupVarintMask[l2-1]
-			p += l2
-			v3 = binary.LittleEndian.Uint32(b[p:]) & groupVarintMask[l3-1]
-			p += l3
+			// bytes in. Where each value starts comes from the control
+			// byte's entry, so the four loads do not wait on one another.
+			q = q[:groupMaxSize-1]
+			v0 = binary.LittleEndian.Uint32(q) & sh.mask[0]
+			v1 = binary.LittleEndian.Uint32(q[sh.off[1]:]) & sh.mask[1]
+			v2 = binary.LittleEndian.Uint32(q[sh.off[2]:]) & sh.mask[2]
+			v3 = binary.LittleEndian.Uint32(q[sh.off[3]:]) & sh.mask[3]
 		} else {
-			v0, p = readLE(b, p, l0)
-			v1, p = readLE(b, p, l1)
-			v2, p = readLE(b, p, l2)
-			v3, p = readLE(b, p, l3)
+			if len(q) < int(sh.size) {
+				return fmt.Errorf("tree: node %d of %d: group at byte %d needs %d bytes, %d left: %w", i, n, pos, 1+int(sh.size), len(b)-pos, encoding.ErrShortData)
+			}
+			v0 = readLE(q, sh.off[0], sh.off[1])
+			v1 = readLE(q, sh.off[1], sh.off[2])
+			v2 = readLE(q, sh.off[2], sh.off[3])
+			v3 = readLE(q, sh.off[3], sh.size)
 		}
-		pos = p
+		pos = p + int(sh.size)
 
 		parent += int64(unzigzag32(v0))
 		if parent < -1 || parent >= int64(i) {
@@ -95,14 +110,14 @@ func decodeTree(dst *stackTreeBuilder, n int, b []byte) error {
 	return nil
 }
 
-// readLE reads an l-byte little-endian value at b[p:]; the caller has
+// readLE reads the little-endian value in b[from:to]; the caller has
 // checked the bytes are there.
-func readLE(b []byte, p, l int) (uint32, int) {
+func readLE(b []byte, from, to uint8) uint32 {
 	var v uint32
-	for k := 0; k < l; k++ {
-		v |= uint32(b[p+k]) << (8 * k)
+	for k, c := range b[from:to] {
+		v |= uint32(c) << (8 * k)
 	}
-	return v, p + l
+	return v
 }
 
 func unzigzag32(v uint32) int32 { return int32(v>>1) ^ -int32(v&1) }
