@@ -40,8 +40,10 @@ import (
 // sees, which adds reading and decoding the answer. The last two
 // sub-benchmarks only report: "cold_query" the median cold latency
 // (cold-ms), server CPU (of which system CPU, cold-server-sys-ms) and
-// minor page faults (cold-minflt), and its ratio to the warm all_cpu mean
-// (cold/warm), and "memory" the idle RSS read after ready and before any
+// minor page faults (cold-minflt), its ratio to the warm all_cpu mean
+// (cold/warm), and the median over the servers of each cold query's ratio
+// to the same query warm on its server moments later (cold/warm-paired);
+// "memory" the idle RSS read after ready and before any
 // query (idle-RSS-MB), the peak RSS (VmHWM, peak-RSS-MB) and the RSS at
 // the end (RSS-MB), all of the first server.
 func BenchmarkServerBenchBucket(b *testing.B) {
@@ -91,14 +93,20 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 	// median is reported.
 	// A fresh process also faults in every page of heap the query needs,
 	// which a warm one has: the system CPU and minor faults show that share.
-	coldQuery := func(s *server) (wall time.Duration, used procUsage) {
+	// Each cold query is also paired with the same query made warm on the
+	// same server right after it (the median of pairedWarm of them, after
+	// one untimed): this machine's speed drifts by half over seconds, and
+	// a ratio of two figures taken moments apart drifts far less than one
+	// of figures taken a minute apart.
+	coldQuery := func(s *server) (wall, warm time.Duration, used procUsage) {
 		before, err := procStat(s.Pid)
 		if err != nil {
 			b.Fatal(err)
 		}
 		began := time.Now()
 		c := querierv1connect.NewQuerierServiceClient(http.DefaultClient, s.URL)
-		if err := callWithTimeout(mergeOn(c, cpu, "{}")); err != nil {
+		query := mergeOn(c, cpu, "{}")
+		if err := callWithTimeout(query); err != nil {
 			b.Fatalf("cold SelectMergeStacktraces: %v\n%s", err, s.logs)
 		}
 		wall = time.Since(began)
@@ -106,20 +114,31 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return wall, after.sub(before)
+		warms := make([]time.Duration, pairedWarm+1)
+		for k := range warms {
+			began := time.Now()
+			if err := callWithTimeout(query); err != nil {
+				b.Fatalf("warm SelectMergeStacktraces: %v\n%s", err, s.logs)
+			}
+			warms[k] = time.Since(began)
+		}
+		return wall, median(warms[1:]), after.sub(before)
 	}
 	colds := make([]time.Duration, coldStarts)
 	coldCPUs := make([]time.Duration, coldStarts)
 	coldSys := make([]time.Duration, coldStarts)
 	coldFaults := make([]int64, coldStarts)
+	pairedRatios := make([]float64, coldStarts)
 	for i := range coldStarts {
 		srv := s
 		if i > 0 {
 			srv = startServer(b, dir)
 		}
 		var used procUsage
-		colds[i], used = coldQuery(srv)
+		var warm time.Duration
+		colds[i], warm, used = coldQuery(srv)
 		coldCPUs[i], coldSys[i], coldFaults[i] = used.user+used.sys, used.sys, used.minflt
+		pairedRatios[i] = float64(colds[i]) / float64(warm)
 		if i > 0 {
 			srv.stop()
 		}
@@ -224,6 +243,7 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 		if warm > 0 {
 			b.ReportMetric(float64(cold)/float64(warm), "cold/warm")
 		}
+		b.ReportMetric(median(pairedRatios), "cold/warm-paired")
 	})
 	var rss, peak float64
 	b.Run("memory", func(b *testing.B) {
@@ -246,9 +266,9 @@ func BenchmarkServerBenchBucket(b *testing.B) {
 		if warm > 0 {
 			warmText = fmt.Sprintf("%v (cold %.1fx)", warm.Round(10*time.Microsecond), float64(cold)/float64(warm))
 		}
-		b.Logf("server on %d blocks of %s, %s: ready in %v; cold all-CPU flame graph %v (median of %v), warm %s; RSS idle %.0f MB, peak %.0f MB, at end %.0f MB",
+		b.Logf("server on %d blocks of %s, %s: ready in %v; cold all-CPU flame graph %v (median of %v), warm %s; each cold against its server's warm: %.2fx (median of %.2f); RSS idle %.0f MB, peak %.0f MB, at end %.0f MB",
 			nBlocks, dir, time.Duration(end-start)*time.Millisecond, ready.Round(time.Millisecond),
-			cold.Round(time.Millisecond), roundAll(colds), warmText, idleRSS, peak, rss)
+			cold.Round(time.Millisecond), roundAll(colds), warmText, median(pairedRatios), pairedRatios, idleRSS, peak, rss)
 	})
 }
 
@@ -323,6 +343,10 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // coldStarts is how many servers BenchmarkServerBenchBucket starts to time
 // a cold query on each.
 const coldStarts = 5
+
+// pairedWarm is how many warm queries BenchmarkServerBenchBucket times on
+// each of those servers right after its cold query.
+const pairedWarm = 5
 
 // median returns the middle of ds (the upper one of an even count).
 func median[T cmp.Ordered](xs []T) T {
