@@ -438,3 +438,39 @@ func TestSharedNamesOutgrow16Bits(t *testing.T) {
 		t.Errorf("tree of %d nodes, want %d", len(g), len(w))
 	}
 }
+
+// Prepare makes a partition's shared names once, and a Tree that shares
+// the NameTrees then adds the partition through those very names, with
+// the result that names of its own give.
+func TestNameTreesPrepare(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	in := sharedInputs(blockStacks(rng, 3))
+	names := NewNameTrees()
+	shared, own := NewTree(), NewTree()
+	shared.ShareNames(names)
+	for i, x := range in {
+		names.Prepare(x.shared)
+		pn := x.shared.Derived(nameTreeKey{}, func() any {
+			t.Fatalf("partition %d: Prepare made no names", i)
+			return nil
+		}).(*partitionNames)
+		names.Prepare(x.shared)
+		if again := partitionNameTree(x.shared, names, &nameTreeScratch{}); again != pn {
+			t.Errorf("partition %d: names made again after Prepare", i)
+		}
+		leaf, inner := splitLeafValues(x.shared, x.values)
+		if err := shared.AddLeavesTruncated(x.shared, leaf, inner, 12); err != nil {
+			t.Fatal(err)
+		}
+		leaf, inner = splitLeafValues(x.own, x.values)
+		if err := own.AddLeavesTruncated(x.own, leaf, inner, 12); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, w := treeDump(shared), treeDump(own); !slices.Equal(g, w) {
+		t.Fatalf("prepared %v, with names of their own %v", g, w)
+	}
+	if first := partitionNameTree(in[0].shared, names, &nameTreeScratch{}); partitionNameTree(in[1].shared, names, &nameTreeScratch{}).tree != first.tree {
+		t.Error("prepared partitions of a key do not share a name tree")
+	}
+}

@@ -359,6 +359,9 @@ func (m blockMerge) sum(ctx context.Context, b *bucket.Block, seen map[profileKe
 	err := m.s.scanBlock(ctx, b, m.q, scanOptions{columns: blockreader.ColumnSamples | blockreader.ColumnPartition}, seen,
 		func(b *bucket.Block, _ *blockSeries) rowVisitor {
 			v = newStackValues(ctx, b, &m.s.sums)
+			// The partitions' name trees, which the merge needs, are made
+			// as the scan loads them, while they are in the cache.
+			v.loaded = m.s.names.Prepare
 			return func(row *blockreader.ProfileRow, _ int) error { return v.add(row) }
 		})
 	if err != nil {

@@ -218,6 +218,9 @@ type stackValues struct {
 	symbols *symdb.Reader
 	parts   map[uint64]*partitionValues
 	last    *partitionValues
+	// loaded, when set, is called with each partition the first time a
+	// row of the block refers to it.
+	loaded func(*symdb.Partition)
 }
 
 // partitionValues are the summed values of one partition. Samples sit on
@@ -418,6 +421,9 @@ func (a *stackValues) partition(key uint64) (*partitionValues, error) {
 		part, err := a.symbols.Partition(a.ctx, key)
 		if err != nil {
 			return nil, err
+		}
+		if a.loaded != nil {
+			a.loaded(part)
 		}
 		pv = &partitionValues{part: part}
 		a.parts[key] = pv
