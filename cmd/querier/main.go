@@ -97,6 +97,7 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		if cfg.BlocksStorage.ProfilesReadAhead == 0 {
 			cfg.BlocksStorage.ProfilesReadAhead = bucket.FilesystemReadAhead
 		}
+		syncOpts = append(syncOpts, bucket.WithLocalFiles(cfg.Storage.LocalDirectory()))
 	} else {
 		syncOpts = append(syncOpts, bucket.WithByteCache(byteCache))
 	}

@@ -2,8 +2,11 @@ package bucket
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -28,14 +31,31 @@ type blockFiles struct {
 	// symbolsUncached keeps reads of symbol files out of cache.
 	symbolsUncached bool
 
+	// localDir, when set, is the directory the bucket keeps its objects
+	// in as files (see WithLocalFiles): ranged reads go to the block's
+	// files, each opened once, not through the bucket.
+	localDir string
+
 	mu    sync.Mutex
 	sizes map[string]int64 // stat results for files listed without sizeBytes
+	// opened are the block's files opened for reading under localDir, by
+	// object name. They stay open while the block does, and close when
+	// it is garbage (an os.File closes itself then).
+	opened map[string]*os.File
 }
 
 var _ blockreader.BlockFiles = (*blockFiles)(nil)
 
 func newBlockFiles(bkt objstore.BucketReader, dir string, meta *blockreader.Meta, c cache.Cache, symbolsUncached bool) *blockFiles {
 	return &blockFiles{bkt: bkt, dir: dir, meta: meta, cache: c, symbolsUncached: symbolsUncached, sizes: map[string]int64{}}
+}
+
+// blockFiles returns the files of the block in directory dir of the
+// bucket, read as the syncer's options say.
+func (s *Syncer) blockFiles(dir string, meta *blockreader.Meta) *blockFiles {
+	f := newBlockFiles(s.bkt, dir, meta, s.byteCache, s.symbolsUncached)
+	f.localDir = s.localDir
+	return f
 }
 
 func (f *blockFiles) objectName(relPath string) (string, blockreader.File, error) {
@@ -71,7 +91,46 @@ func (f *blockFiles) ReaderAt(ctx context.Context, relPath string) (io.ReaderAt,
 	if f.symbolsUncached && symdb.IsSymbolFile(relPath) {
 		c = nil
 	}
-	return &objectReaderAt{bkt: f.bkt, name: name, size: size, cache: c}, size, nil
+	r := &objectReaderAt{bkt: f.bkt, name: name, size: size, cache: c}
+	if f.localDir != "" {
+		r.local = f
+	}
+	return r, size, nil
+}
+
+// readLocal reads p from object name's file at off.
+func (f *blockFiles) readLocal(name string, p []byte, off int64) (int, error) {
+	file, err := f.localFile(name)
+	if err != nil {
+		return 0, fmt.Errorf("read %s [%d, %d): %w", name, off, off+int64(len(p)), err)
+	}
+	n, err := file.ReadAt(p, off)
+	if n == len(p) {
+		return n, nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF // the file is shorter than meta.json says
+	}
+	return n, fmt.Errorf("read %s [%d, %d): %w", name, off, off+int64(len(p)), err)
+}
+
+// localFile returns object name's file, opened on first use. A failed
+// open is not remembered: the next read tries again.
+func (f *blockFiles) localFile(name string) (*os.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if file := f.opened[name]; file != nil {
+		return file, nil
+	}
+	file, err := os.Open(filepath.Join(f.localDir, filepath.FromSlash(name)))
+	if err != nil {
+		return nil, err
+	}
+	if f.opened == nil {
+		f.opened = map[string]*os.File{}
+	}
+	f.opened[name] = file
+	return file, nil
 }
 
 func (f *blockFiles) stat(ctx context.Context, name string) (int64, error) {
@@ -102,6 +161,9 @@ type objectReaderAt struct {
 	name  string
 	size  int64
 	cache cache.Cache
+	// local, when set, reads the object from its file instead of the
+	// bucket (see blockFiles.localDir).
+	local *blockFiles
 }
 
 func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
@@ -112,6 +174,13 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	want := min(int64(len(p)), r.size-off)
+	if r.local != nil && r.cache == nil {
+		n, err := r.local.readLocal(r.name, p[:want], off)
+		if err == nil && want < int64(len(p)) {
+			return n, io.EOF
+		}
+		return n, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), objectReadTimeout)
 	defer cancel()
 	var key string
@@ -136,6 +205,9 @@ func (r *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (r *objectReaderAt) get(ctx context.Context, p []byte, off int64) (int, error) {
+	if r.local != nil {
+		return r.local.readLocal(r.name, p, off)
+	}
 	want := int64(len(p))
 	rc, err := r.bkt.GetRange(ctx, r.name, off, want)
 	if err != nil {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"strings"
 	"testing"
 
 	"github.com/thanos-io/objstore"
+	"github.com/thanos-io/objstore/providers/filesystem"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
 	"github.com/cinder-profiling/cinder/pkg/cache"
@@ -136,5 +138,70 @@ func TestBlockFilesSymbolReadsUncached(t *testing.T) {
 		if got := bkt.ranges - before; got != want {
 			t.Errorf("%s: %d ranged reads from the bucket for 3 reads of one range, want %d", name, got, want)
 		}
+	}
+}
+
+// With the bucket's directory known, ranged reads go to the block's files,
+// opened once, and none to the bucket; they read what the bucket would,
+// and a file missing or shorter than meta.json says fails the read with
+// the object's name.
+func TestBlockFilesLocal(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	fsBkt, err := filesystem.NewBucket(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bkt := &countingBucket{Bucket: fsBkt}
+	content := []byte("0123456789abcdefghij")
+	dir := "t/phlaredb/01HD3X85G9BGAG4S3TKPNMFG4Z"
+	for _, name := range []string{"profiles.parquet", "symbols/index.symdb"} {
+		if err := bkt.Upload(ctx, dir+"/"+name, bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meta := &blockreader.Meta{Files: []blockreader.File{
+		{RelPath: "profiles.parquet", SizeBytes: uint64(len(content))},
+		{RelPath: "symbols/index.symdb", SizeBytes: uint64(len(content)) + 4}, // longer than the file
+		{RelPath: "index.tsdb", SizeBytes: 10},                                // missing
+	}}
+	s := &Syncer{bkt: bkt, localDir: root}
+	f := s.blockFiles(dir, meta)
+	for round := range 2 {
+		ra, _, err := f.ReaderAt(ctx, "profiles.parquet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 5)
+		if n, err := ra.ReadAt(buf, 3); n != 5 || err != nil || string(buf) != "34567" {
+			t.Errorf("round %d: ReadAt(3) = %d %q %v", round, n, buf, err)
+		}
+		if n, err := ra.ReadAt(buf, 17); n != 3 || !errors.Is(err, io.EOF) || string(buf[:n]) != "hij" {
+			t.Errorf("round %d: ReadAt at the end = %d %q %v, want 3 bytes and io.EOF", round, n, buf[:n], err)
+		}
+		if _, err := ra.ReadAt(buf, 20); !errors.Is(err, io.EOF) {
+			t.Errorf("round %d: ReadAt past the end: %v, want io.EOF", round, err)
+		}
+	}
+	if len(f.opened) != 1 {
+		t.Errorf("%d files opened for reads of one file", len(f.opened))
+	}
+	ra, _, err := f.ReaderAt(ctx, "symbols/index.symdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if _, err := ra.ReadAt(buf, 16); !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), dir+"/symbols/index.symdb") {
+		t.Errorf("read past a short file: %v, want io.ErrUnexpectedEOF naming the file", err)
+	}
+	ra, _, err = f.ReaderAt(ctx, "index.tsdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ra.ReadAt(buf, 0); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), dir+"/index.tsdb") {
+		t.Errorf("read of a missing file: %v, want fs.ErrNotExist naming the file", err)
+	}
+	if bkt.ranges != 0 {
+		t.Errorf("%d ranged reads went to the bucket, want none", bkt.ranges)
 	}
 }

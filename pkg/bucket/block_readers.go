@@ -49,6 +49,17 @@ func WithSymbolReadsUncached() SyncerOption {
 	return func(s *Syncer) { s.symbolsUncached = true }
 }
 
+// WithLocalFiles says that the bucket keeps its objects as files under
+// dir, as the filesystem backend does (dir is its directory, joined with
+// the prefix if any). Block files are then read with positioned reads from
+// files opened once per block, where a ranged GET of the filesystem bucket
+// opens, checks and closes the file for every read: ten system calls
+// instead of one, and a first query reads a thousand ranges. These reads
+// do not show in the bucket's operation metrics.
+func WithLocalFiles(dir string) SyncerOption {
+	return func(s *Syncer) { s.localDir = dir }
+}
+
 // profilesFilename is the full-resolution profiles table of a block.
 const profilesFilename = "profiles.parquet"
 

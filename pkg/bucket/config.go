@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -61,6 +62,19 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	c.GCS.registerFlags(prefix+"gcs.", f)
 	c.Azure.registerFlags(prefix+"azure.", f)
 	c.Swift.registerFlags(prefix+"swift.", f)
+}
+
+// LocalDirectory is the directory in which the filesystem backend keeps
+// the objects the bucket lists (its directory, joined with the prefix), or
+// "" for another backend.
+func (c *Config) LocalDirectory() string {
+	if c.Backend != BackendFilesystem {
+		return ""
+	}
+	if p := strings.Trim(c.Prefix, "/"); p != "" {
+		return filepath.Join(c.Filesystem.Directory, filepath.FromSlash(p))
+	}
+	return c.Filesystem.Directory
 }
 
 // Validate checks the settings of the selected backend only; the others may

@@ -205,3 +205,20 @@ func TestS3Endpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalDirectory(t *testing.T) {
+	cases := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Backend: BackendFilesystem, Filesystem: FilesystemConfig{Directory: "/data"}}, "/data"},
+		{Config{Backend: BackendFilesystem, Prefix: "/pyroscope/", Filesystem: FilesystemConfig{Directory: "/data"}}, "/data/pyroscope"},
+		{Config{Backend: BackendFilesystem, Prefix: "a/b", Filesystem: FilesystemConfig{Directory: "data"}}, "data/a/b"},
+		{Config{Backend: BackendS3, Filesystem: FilesystemConfig{Directory: "/data"}}, ""},
+	}
+	for _, c := range cases {
+		if got := c.cfg.LocalDirectory(); got != c.want {
+			t.Errorf("%s with prefix %q: LocalDirectory = %q, want %q", c.cfg.Backend, c.cfg.Prefix, got, c.want)
+		}
+	}
+}

@@ -149,6 +149,9 @@ type Syncer struct {
 	// symbol files only unless symbolsUncached.
 	byteCache       cache.Cache
 	symbolsUncached bool
+	// localDir, when set, is where the bucket keeps its objects as files
+	// (see WithLocalFiles).
+	localDir string
 
 	view  atomic.Pointer[snapshot]
 	ready chan struct{} // closed after the first successful sync
@@ -564,7 +567,7 @@ func (s *Syncer) resolveBlock(ctx context.Context, key blockKey, markName string
 	res.loaded = &loadedBlock{
 		block: &Block{
 			Meta: meta, Index: idx, Tenant: key.tenant,
-			Files:         newBlockFiles(s.bkt, blockDir(key.tenant, meta.ULID), meta, s.byteCache, s.symbolsUncached),
+			Files:         s.blockFiles(blockDir(key.tenant, meta.ULID), meta),
 			partitions:    s.partitions,
 			symbolBuffers: s.symbolBuffers,
 			readAhead:     s.cfg.ProfilesReadAhead,
