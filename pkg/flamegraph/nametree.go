@@ -404,25 +404,22 @@ func (st *walkStep) child(cur, nm int32) int32 {
 	return c
 }
 
-// resolveLocation files the names of location loc of p in sc.locName and
-// returns its entry there.
+// resolveLocation returns the entry of location loc of p in sc.locName,
+// filing the names of its inlined lines in sc.inlined.
 func (sc *nameTreeScratch) resolveLocation(p *symdb.Partition, loc int32) int32 {
-	var nm int32
 	switch lines := p.Locations[loc].Lines; len(lines) {
 	case 0:
-		nm = locNoLines
+		return locNoLines
 	case 1:
-		nm = sc.functionName(p, lines[0].FunctionID)
+		return sc.functionName(p, lines[0].FunctionID)
 	default:
 		k := len(sc.inlined)
-		nm = locInlined - int32(k)
 		sc.inlined = append(sc.inlined, int32(len(lines)))
 		for j := len(lines) - 1; j >= 0; j-- {
 			sc.inlined = append(sc.inlined, sc.functionName(p, lines[j].FunctionID))
 		}
+		return locInlined - int32(k)
 	}
-	sc.locName[loc] = nm
-	return nm
 }
 
 // functionName returns the index in sc.names of the name of function fn
