@@ -301,58 +301,13 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 	room := max(0, n+n/4-treeNodes)
 	st := walkStep{nn: nn, tree: int32(treeNodes), last: int32(treeNodes) - 1,
 		parent: slices.Grow(sc.parent[:0], room), name: slices.Grow(sc.name[:0], room), children: children, reached: reached}
-	// Nodes are walked in order, a word of branch marks at a time: a node
-	// that continues a chain steps from cur, the name node of the node
-	// before it, and only a marked node reads its parent's (see
-	// symdb.StackTree.Branches).
+	// Nodes are walked chain by chain (see symdb.StackTree.Branches): only
+	// the first node of a chain reads its parent's name node.
 	marks, far := p.Tree.Branches()
-	fi := 0
-	cur := int32(0)
-	for w, word := range marks {
-		end := min(w*64+64, n)
-		for i := w * 64; i < end; i, word = i+1, word>>1 {
-			if word&1 != 0 {
-				par := far[fi]
-				fi++
-				if par < 0 {
-					nodeOf[i] = 0 // a chunk root is the empty stack
-					cur = 0
-					continue
-				}
-				cur = nodeOf[par]
-			}
-			loc := p.Tree.Location(int32(i))
-			nm := locName[loc]
-			switch {
-			case nm >= 0:
-				// The two commonest steps of walkStep.child, inline: from the
-				// node made last, whose child is new, and from a node of the
-				// tree to the child made right after it.
-				if g := cur + 1; cur == st.last {
-					st.parent = append(st.parent, cur)
-					st.name = append(st.name, nm)
-					st.last, cur = g, g
-				} else if g < st.tree && nn.parent[g] == cur && nn.nameOf(g) == nm {
-					reached[g>>6] |= 1 << (g & 63)
-					cur = g
-				} else {
-					cur = st.child(cur, nm)
-				}
-			case nm <= locInlined:
-				k := int(locInlined - nm)
-				for _, f := range sc.inlined[k+1 : k+1+int(sc.inlined[k])] {
-					// The step from a node of the tree to the child made
-					// right after it, inline as above.
-					if g := cur + 1; cur != st.last && g < st.tree && nn.parent[g] == cur && nn.nameOf(g) == f {
-						reached[g>>6] |= 1 << (g & 63)
-						cur = g
-					} else {
-						cur = st.child(cur, f)
-					}
-				}
-			}
-			nodeOf[i] = cur
-		}
+	if loc16, loc32 := p.Tree.Locations(); loc16 != nil {
+		walkChains(&st, sc, marks, far, loc16, nodeOf)
+	} else {
+		walkChains(&st, sc, marks, far, loc32, nodeOf)
 	}
 	sc.nodeOf, sc.parent, sc.name, sc.reached = nodeOf, st.parent, st.name, reached
 	own := len(st.parent)
@@ -360,6 +315,103 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 		own += bits.OnesCount64(w)
 	}
 	return own
+}
+
+// walkChains is the loop of walk over the nodes of a partition, whose
+// locations are locs, leaving the name node of node i in nodeOf[i]. A
+// chain is a marked node and the unmarked ones after it, each a child of
+// the node before. Within a chain, a walk that made a node makes every
+// following one, as a new node has no children; and a walk over a tree
+// that the partition's stacks made (a shared tree, a partition walked
+// again) mostly steps to the node after cur. Both run in loops of their
+// own that hold their few values in registers, and any other step goes
+// through walkStep.step: in one loop for every node, the step's state was
+// kept on the stack, and a walk took about twice as long.
+func walkChains[L uint16 | int32](st *walkStep, sc *nameTreeScratch, marks []uint64, far []int32, locs []L, nodeOf []int32) {
+	n := len(locs)
+	nodeOf = nodeOf[:n]
+	locName := sc.locName
+	parentOf := st.nn.parent[:st.tree]
+	name16, name32 := st.nn.name16, st.nn.name32
+	reached := st.reached
+	fi, cur := 0, int32(0)
+	for i := 0; i < n; {
+		if marks[i>>6]&(1<<(i&63)) != 0 {
+			par := far[fi]
+			fi++
+			if par < 0 {
+				nodeOf[i] = 0 // a chunk root is the empty stack
+				cur = 0
+				i++
+				continue
+			}
+			cur = nodeOf[par]
+		}
+		cur = st.step(sc, cur, locName[locs[i]])
+		nodeOf[i] = cur
+		i++
+		end := nextMark(marks, i, n)
+		for i < end {
+			if cur == st.last {
+				// Making nodes: each is the child of the one made before.
+				parent, name, last := st.parent, st.name, st.last
+				for ; i < end; i++ {
+					nm := locName[locs[i]]
+					if nm < 0 {
+						break
+					}
+					parent = append(parent, last)
+					name = append(name, nm)
+					last++
+					nodeOf[i] = last
+				}
+				st.parent, st.name, st.last, cur = parent, name, last, last
+			} else {
+				// Following the tree's nodes: the child of cur is the node
+				// after it.
+				for ; i < end; i++ {
+					nm := locName[locs[i]]
+					g := cur + 1
+					if nm < 0 || int(g) >= len(parentOf) || parentOf[g] != cur {
+						break
+					}
+					if name16 != nil {
+						if int32(name16[g]) != nm {
+							break
+						}
+					} else if name32[g] != nm {
+						break
+					}
+					reached[g>>6] |= 1 << (g & 63)
+					cur = g
+					nodeOf[i] = g
+				}
+			}
+			if i < end {
+				cur = st.step(sc, cur, locName[locs[i]])
+				nodeOf[i] = cur
+				i++
+			}
+		}
+	}
+}
+
+// nextMark returns the first node from i on whose bit is set in marks, or
+// n if there is none before n.
+func nextMark(marks []uint64, i, n int) int {
+	w := i >> 6
+	if w >= len(marks) {
+		return n
+	}
+	if word := marks[w] >> (i & 63); word != 0 {
+		return min(i+bits.TrailingZeros64(word), n)
+	}
+	for w++; w < len(marks); w++ {
+		if marks[w] != 0 {
+			return min(w*64+bits.TrailingZeros64(marks[w]), n)
+		}
+	}
+	return n
 }
 
 // walkStep is the state of a walk as it steps from name nodes to their
@@ -372,6 +424,22 @@ type walkStep struct {
 	name     []int32
 	children *childIndex
 	reached  []uint64
+}
+
+// step returns the name node that a node of location name nm (an entry
+// of nameTreeScratch.locName) has when its parent's is cur, staging what
+// the tree lacks.
+func (st *walkStep) step(sc *nameTreeScratch, cur, nm int32) int32 {
+	switch {
+	case nm >= 0:
+		return st.child(cur, nm)
+	case nm <= locInlined:
+		k := int(locInlined - nm)
+		for _, f := range sc.inlined[k+1 : k+1+int(sc.inlined[k])] {
+			cur = st.child(cur, f)
+		}
+	}
+	return cur // a location without lines maps to its parent's node
 }
 
 // child returns the child of cur named nm, staging it if need be. The

@@ -113,6 +113,18 @@ func (t *StackTree) Location(i int32) int32 {
 	return t.loc32[i]
 }
 
+// Locations returns the location of every node, 0 for a root, in the
+// tree's own array: loc16 when every location fits 16 bits, else loc32;
+// the other is nil. For walks over every node in order, which read a
+// plain slice faster than they would call Location. Callers must not
+// modify it.
+func (t *StackTree) Locations() (loc16 []uint16, loc32 []int32) {
+	if t.loc16 != nil {
+		return t.loc16[:t.n], nil
+	}
+	return nil, t.loc32[:t.n]
+}
+
 // AppendParents appends the parent of every node to dst, in node order,
 // and returns the extended slice: for the walks over all nodes, which read
 // a plain slice faster than they would call Parent.
