@@ -2,6 +2,7 @@ package querier
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"math"
@@ -13,10 +14,12 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/thanos-io/objstore/providers/filesystem"
 
 	"github.com/cinder-profiling/cinder/pkg/bucket"
+	"github.com/cinder-profiling/cinder/pkg/cache"
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 	querierv1 "github.com/cinder-profiling/cinder/proto/querier/v1"
 	typesv1 "github.com/cinder-profiling/cinder/proto/types/v1"
@@ -36,9 +39,18 @@ func benchBucket(b *testing.B) (*Service, context.Context, int64, int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Symbol scratch shared by the blocks, as cmd/querier sets it up.
-	syncer := bucket.NewSyncer(bkt, bucket.SyncConfig{}, nil, prometheus.NewRegistry(),
-		bucket.WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0)}))
+	// Wired as cmd/querier wires a filesystem bucket with its default
+	// cache flags: block files read in place with the filesystem's
+	// read-ahead, decoded partitions in a process LRU and their bytes
+	// uncached, and symbol scratch shared by the blocks.
+	var cacheCfg cache.Config
+	cacheCfg.RegisterFlags(flag.NewFlagSet("defaults", flag.PanicOnError))
+	lru := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](cacheCfg.Partitions.MaxSizeBytes, (*symdb.Partition).SizeBytes)
+	syncer := bucket.NewSyncer(bkt, bucket.SyncConfig{ProfilesReadAhead: bucket.FilesystemReadAhead}, nil, prometheus.NewRegistry(),
+		bucket.WithLocalFiles(dir),
+		bucket.WithPartitionCache(lru),
+		bucket.WithSymbolReadsUncached(),
+		bucket.WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0), MaxBytes: symdb.DefaultBufferBytes}))
 	if err := syncer.SyncOnce(context.Background()); err != nil {
 		b.Fatal(err)
 	}
