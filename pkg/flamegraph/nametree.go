@@ -326,7 +326,7 @@ func (sc *nameTreeScratch) walk(p *symdb.Partition, nn *nameNodes) int {
 // again) mostly steps to the node after cur. Both run in loops of their
 // own that hold their few values in registers, and any other step goes
 // through walkStep.step: in one loop for every node, the step's state was
-// kept on the stack, and a walk took about twice as long.
+// kept on the stack, and a walk took 7 to 21% longer.
 func walkChains[L uint16 | int32](st *walkStep, sc *nameTreeScratch, marks []uint64, far []int32, locs []L, nodeOf []int32) {
 	n := len(locs)
 	nodeOf = nodeOf[:n]
