@@ -13,7 +13,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -88,32 +87,15 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	defer byteCache.Close()
-	var syncOpts []bucket.SyncerOption
 	if cfg.Storage.Backend == bucket.BackendFilesystem {
-		// Local files are cached by the operating system, outside this
-		// process's memory, and read from there as fast as from a cache,
-		// in short reads as well as long ones.
 		logger.Info("byte cache not used for block files: the bucket is a local filesystem")
-		if cfg.BlocksStorage.ProfilesReadAhead == 0 {
-			cfg.BlocksStorage.ProfilesReadAhead = bucket.FilesystemReadAhead
-		}
-		syncOpts = append(syncOpts, bucket.WithLocalFiles(cfg.Storage.LocalDirectory()))
-	} else {
-		syncOpts = append(syncOpts, bucket.WithByteCache(byteCache))
 	}
+	var partitions bucket.PartitionCache
 	if size := cfg.Cache.Partitions.MaxSizeBytes; size > 0 {
 		lru := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](size, (*symdb.Partition).SizeBytes)
-		syncOpts = append(syncOpts, bucket.WithPartitionCache(cache.InstrumentObjects(lru, "partitions", reg)))
-		if cfg.Cache.Backend == cache.BackendMemory {
-			// Decoded partitions are kept in process: their raw bytes
-			// would be kept a second time in the same memory.
-			syncOpts = append(syncOpts, bucket.WithSymbolReadsUncached())
-		}
+		partitions = cache.InstrumentObjects(lru, "partitions", reg)
 	}
-	// A query loads partitions on up to GOMAXPROCS goroutines, each load
-	// holding one buffer at a time. What is kept between queries is
-	// bounded by bytes, whatever the number of cores.
-	syncOpts = append(syncOpts, bucket.WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0), MaxBytes: symdb.DefaultBufferBytes}))
+	syncOpts := bucket.ServingOptions(cfg.Storage, &cfg.BlocksStorage, byteCache, partitions, cfg.Cache.Backend == cache.BackendMemory)
 	syncer := bucket.NewSyncer(bkt, cfg.BlocksStorage, logger, reg, syncOpts...)
 	svc := querier.New(cfg.Querier, syncer, logger)
 

@@ -3,6 +3,7 @@ package bucket
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/oklog/ulid/v2"
@@ -58,6 +59,37 @@ func WithSymbolReadsUncached() SyncerOption {
 // do not show in the bucket's operation metrics.
 func WithLocalFiles(dir string) SyncerOption {
 	return func(s *Syncer) { s.localDir = dir }
+}
+
+// ServingOptions returns the options that a querier serving storage syncs
+// with, so that the server and its benchmarks read blocks alike:
+//   - a filesystem bucket's block files are read in place (the operating
+//     system caches them), with a profiles read-ahead of
+//     FilesystemReadAhead set in sync unless it sets one; another
+//     backend's reads go through byteCache;
+//   - decoded partitions are kept in partitions unless it is nil, and
+//     then their raw bytes stay out of byteCache when it is held in this
+//     process's memory too (byteCacheInProcess);
+//   - the symbol scratch of partition loads is shared and bounded by
+//     bytes: a query loads partitions on up to GOMAXPROCS goroutines,
+//     each holding one buffer at a time.
+func ServingOptions(storage Config, sync *SyncConfig, byteCache cache.Cache, partitions PartitionCache, byteCacheInProcess bool) []SyncerOption {
+	var opts []SyncerOption
+	if storage.Backend == BackendFilesystem {
+		if sync.ProfilesReadAhead == 0 {
+			sync.ProfilesReadAhead = FilesystemReadAhead
+		}
+		opts = append(opts, WithLocalFiles(storage.LocalDirectory()))
+	} else {
+		opts = append(opts, WithByteCache(byteCache))
+	}
+	if partitions != nil {
+		opts = append(opts, WithPartitionCache(partitions))
+		if byteCacheInProcess {
+			opts = append(opts, WithSymbolReadsUncached())
+		}
+	}
+	return append(opts, WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0), MaxBytes: symdb.DefaultBufferBytes}))
 }
 
 // profilesFilename is the full-resolution profiles table of a block.

@@ -10,10 +10,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/thanos-io/objstore"
 
 	"github.com/cinder-profiling/cinder/pkg/blockreader"
+	"github.com/cinder-profiling/cinder/pkg/cache"
 	"github.com/cinder-profiling/cinder/pkg/symdb"
 )
 
@@ -123,5 +125,46 @@ func TestProfilesReadAhead(t *testing.T) {
 	}
 	if !shorter {
 		t.Errorf("no block was read in shorter requests with 4 KiB of read-ahead: %+v vs %+v", short, def)
+	}
+}
+
+// ServingOptions reads a filesystem bucket in place with its read-ahead
+// and another through the byte cache, and leaves symbol bytes out of an
+// in-process byte cache only when partitions are kept decoded.
+func TestServingOptions(t *testing.T) {
+	byteCache := cache.NewMemory("test", 1<<20)
+	partitions := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](1<<20, (*symdb.Partition).SizeBytes)
+	apply := func(opts []SyncerOption) *Syncer {
+		s := &Syncer{}
+		for _, o := range opts {
+			o(s)
+		}
+		return s
+	}
+
+	fs := Config{Backend: BackendFilesystem, Prefix: "p"}
+	fs.Filesystem.Directory = "/data"
+	var sync SyncConfig
+	s := apply(ServingOptions(fs, &sync, byteCache, partitions, true))
+	if s.localDir != filepath.Join("/data", "p") || s.byteCache != nil || sync.ProfilesReadAhead != FilesystemReadAhead {
+		t.Errorf("filesystem: local %q, byte cache %v, read-ahead %d", s.localDir, s.byteCache, sync.ProfilesReadAhead)
+	}
+	if !s.symbolsUncached || s.partitions == nil || s.symbolBuffers == nil || s.symbolBuffers.MaxBytes != symdb.DefaultBufferBytes {
+		t.Errorf("filesystem: symbols uncached %v, partitions %v, buffers %+v", s.symbolsUncached, s.partitions, s.symbolBuffers)
+	}
+	sync = SyncConfig{ProfilesReadAhead: 4096}
+	apply(ServingOptions(fs, &sync, byteCache, nil, true))
+	if sync.ProfilesReadAhead != 4096 {
+		t.Errorf("a read-ahead set was replaced by %d", sync.ProfilesReadAhead)
+	}
+
+	sync = SyncConfig{}
+	s = apply(ServingOptions(Config{Backend: "s3"}, &sync, byteCache, nil, true))
+	if s.localDir != "" || s.byteCache == nil || sync.ProfilesReadAhead != 0 || s.symbolsUncached || s.partitions != nil {
+		t.Errorf("s3 without partitions: local %q, byte cache %v, read-ahead %d, symbols uncached %v, partitions %v",
+			s.localDir, s.byteCache, sync.ProfilesReadAhead, s.symbolsUncached, s.partitions)
+	}
+	if s = apply(ServingOptions(Config{Backend: "s3"}, &sync, byteCache, partitions, false)); s.symbolsUncached {
+		t.Error("symbol bytes left out of a shared byte cache")
 	}
 }

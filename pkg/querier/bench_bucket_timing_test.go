@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -40,17 +39,15 @@ func benchBucket(b *testing.B) (*Service, context.Context, int64, int64) {
 		b.Fatal(err)
 	}
 	// Wired as cmd/querier wires a filesystem bucket with its default
-	// cache flags: block files read in place with the filesystem's
-	// read-ahead, decoded partitions in a process LRU and their bytes
-	// uncached, and symbol scratch shared by the blocks.
+	// cache flags.
 	var cacheCfg cache.Config
 	cacheCfg.RegisterFlags(flag.NewFlagSet("defaults", flag.PanicOnError))
 	lru := cache.NewObjectLRU[cache.ScopedKey[ulid.ULID, uint64]](cacheCfg.Partitions.MaxSizeBytes, (*symdb.Partition).SizeBytes)
-	syncer := bucket.NewSyncer(bkt, bucket.SyncConfig{ProfilesReadAhead: bucket.FilesystemReadAhead}, nil, prometheus.NewRegistry(),
-		bucket.WithLocalFiles(dir),
-		bucket.WithPartitionCache(lru),
-		bucket.WithSymbolReadsUncached(),
-		bucket.WithSymbolBuffers(&symdb.Buffers{Max: 2 * runtime.GOMAXPROCS(0), MaxBytes: symdb.DefaultBufferBytes}))
+	storage := bucket.Config{Backend: bucket.BackendFilesystem}
+	storage.Filesystem.Directory = dir
+	var syncCfg bucket.SyncConfig
+	opts := bucket.ServingOptions(storage, &syncCfg, nil, lru, cacheCfg.Backend == cache.BackendMemory)
+	syncer := bucket.NewSyncer(bkt, syncCfg, nil, prometheus.NewRegistry(), opts...)
 	if err := syncer.SyncOnce(context.Background()); err != nil {
 		b.Fatal(err)
 	}
